@@ -1,0 +1,82 @@
+// The one small interface both backends implement. The trainer owns the loop, batches,
+// logging and checkpoints; a backend owns the parameters and optimizer state on its device
+// and runs one batch at a time. Parameters cross this interface only in the canonical
+// layout (model/model_config.h), so a checkpoint from one backend loads in the other.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "data/batching.h"
+#include "data/token_set.h"
+#include "model/model_config.h"
+
+namespace rnnb {
+
+// Everything that determines the continuation of a run, in the canonical layout.
+struct TrainState {
+  std::vector<float> params;  // ParamLayout::total floats
+  std::vector<float> adam_m, adam_v;
+  int64_t adam_step = 0;
+  std::array<uint64_t, 4> dropout_rng{};  // CPU dropout stream (GPU: seed + step counter)
+};
+
+// Sums over the batches since the last take_stats().
+struct BatchStats {
+  double loss_sum = 0.0;
+  int64_t correct = 0;
+  int64_t count = 0;
+  int64_t real_tokens = 0;
+  int64_t computed_tokens = 0;
+};
+
+// Which dataset slot a batch indexes into.
+enum class Slot { Train = 0, Validation = 1, Test = 2, Scratch = 3 };
+
+struct BackendOptions {
+  // GPU only; the CPU backend refuses anything but the defaults.
+  std::string algo = "standard";  // standard|persist-static|persist-dynamic|persist-static-small-h
+  std::string math = "fp32";      // fp32|tf32|fp16
+  bool deterministic = false;
+  int device_index = 0;
+  int threads = 0;  // CPU: BLAS threads; 0 = library default
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;  // "cpu" or "cuda:<gpu name>"
+
+  // Makes a split available to batches (the GPU copies it to device memory once).
+  virtual void attach(Slot slot, const TokenSet& set) = 0;
+
+  // Forward, backward, clipping and one Adam step on a batch of `slot`. Adds to the stats.
+  virtual void train_step(Slot slot, const Batch& batch, float lr) = 0;
+
+  // Forward only (no dropout). Adds to the stats; writes P(positive) for each review of the
+  // batch, in batch order, when prob_positive is non-null.
+  virtual void evaluate(Slot slot, const Batch& batch, float* prob_positive) = 0;
+
+  // Returns and clears the accumulated stats (the only point that waits for the device).
+  virtual BatchStats take_stats() = 0;
+
+  virtual void set_state(const TrainState& state) = 0;
+  virtual TrainState state() = 0;
+};
+
+// Fresh parameters: embedding N(0, 1) like torch.nn.Embedding; recurrent weights and
+// biases U(-1/sqrt(H), 1/sqrt(H)) like torch.nn.RNN/GRU/LSTM; head U(-1/sqrt(F), 1/sqrt(F))
+// like torch.nn.Linear.
+TrainState initial_state(const ModelConfig& config, uint64_t seed);
+
+std::unique_ptr<Backend> make_cpu_backend(const ModelConfig& model, const OptimConfig& optim,
+                                          const BackendOptions& options, uint64_t seed);
+// Throws Error when the build has no CUDA or no GPU is usable.
+std::unique_ptr<Backend> make_cuda_backend(const ModelConfig& model, const OptimConfig& optim,
+                                           const BackendOptions& options, uint64_t seed);
+bool cuda_backend_built();
+
+}  // namespace rnnb
