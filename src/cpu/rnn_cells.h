@@ -1,0 +1,173 @@
+// Elementwise parts of one time step of each recurrent cell, forward and backward, for a
+// block of rows (the sequences active at that step). The matrix products around them are
+// done by the caller with BLAS; these loops see pre-activations and produce gradients of
+// pre-activations. Gate order and equations are cuDNN's (see cpu/rnn_cpu.h).
+#pragma once
+
+#include <cstddef>
+
+#include "cpu/rnn_math.h"
+
+namespace rnnb::rnn_cells {
+
+// Row pointers of one step. gx: x W^T + bW per row (G*H); gr: h_prev R^T per row (G*H),
+// all zero for rows without a previous state; br: recurrent bias (G*H).
+template <typename T>
+struct StepIn {
+  int rows = 0;
+  int hidden = 0;
+  const T* gr = nullptr;  // [rows x G*H]
+  const T* br = nullptr;  // [G*H]
+};
+
+// ---- forward --------------------------------------------------------------------------
+// gates (in: gx, out: activated gates, [rows x G*H]); h_out row stride ldh.
+
+template <typename T>
+void rnn_forward(const StepIn<T>& in, bool relu, T* gates, T* h_out, int ldh) {
+  const int H = in.hidden;
+  for (int b = 0; b < in.rows; ++b) {
+    T* g = gates + static_cast<size_t>(b) * H;
+    const T* gr = in.gr + static_cast<size_t>(b) * H;
+    T* h = h_out + static_cast<size_t>(b) * ldh;
+    for (int j = 0; j < H; ++j) g[j] += gr[j] + in.br[j];
+    if (relu) {
+      for (int j = 0; j < H; ++j) g[j] = g[j] > T(0) ? g[j] : T(0);
+    } else {
+      rnn_math::tanh_inplace(g, H);
+    }
+    for (int j = 0; j < H; ++j) h[j] = g[j];
+  }
+}
+
+// hn_out: Rh h + bRh per row (kept for backward). hprev: [rows x H].
+template <typename T>
+void gru_forward(const StepIn<T>& in, const T* hprev, T* gates, T* hn_out, T* h_out, int ldh) {
+  const int H = in.hidden;
+  const size_t gh = static_cast<size_t>(3) * H;
+  for (int b = 0; b < in.rows; ++b) {
+    T* r = gates + b * gh;
+    T* z = r + H;
+    T* n = z + H;
+    const T* gr = in.gr + b * gh;
+    const T* hp = hprev + static_cast<size_t>(b) * H;
+    T* hn = hn_out + static_cast<size_t>(b) * H;
+    T* h = h_out + static_cast<size_t>(b) * ldh;
+    for (int j = 0; j < 2 * H; ++j) r[j] += gr[j] + in.br[j];  // r and z together
+    rnn_math::sigmoid_inplace(r, 2 * H);
+    for (int j = 0; j < H; ++j) {
+      hn[j] = gr[2 * H + j] + in.br[2 * H + j];
+      n[j] += r[j] * hn[j];
+    }
+    rnn_math::tanh_inplace(n, H);
+    for (int j = 0; j < H; ++j) h[j] = n[j] + z[j] * (hp[j] - n[j]);
+  }
+}
+
+// cprev: [rows x H]; c_out, tanh_c_out: [rows x H].
+template <typename T>
+void lstm_forward(const StepIn<T>& in, const T* cprev, T* gates, T* c_out, T* tanh_c_out,
+                  T* h_out, int ldh) {
+  const int H = in.hidden;
+  const size_t gh = static_cast<size_t>(4) * H;
+  for (int b = 0; b < in.rows; ++b) {
+    T* i = gates + b * gh;
+    T* f = i + H;
+    T* g = f + H;
+    T* o = g + H;
+    const T* gr = in.gr + b * gh;
+    for (size_t j = 0; j < gh; ++j) i[j] += gr[j] + in.br[j];
+    rnn_math::sigmoid_inplace(i, 2 * H);  // i and f
+    rnn_math::tanh_inplace(g, H);
+    rnn_math::sigmoid_inplace(o, H);
+    const T* cp = cprev + static_cast<size_t>(b) * H;
+    T* c = c_out + static_cast<size_t>(b) * H;
+    T* tc = tanh_c_out + static_cast<size_t>(b) * H;
+    T* h = h_out + static_cast<size_t>(b) * ldh;
+    for (int j = 0; j < H; ++j) tc[j] = c[j] = f[j] * cp[j] + i[j] * g[j];
+    rnn_math::tanh_inplace(tc, H);
+    for (int j = 0; j < H; ++j) h[j] = o[j] * tc[j];
+  }
+}
+
+// ---- backward -------------------------------------------------------------------------
+// dh: [rows x H], on entry the gradient of each row's output state h (already summed from
+// the output, the next step and the final state); on exit the part of dh_prev that does
+// not go through R (GRU: z * dh; others: untouched, the caller overwrites it).
+// dgx / dgr: gradients of the pre-activations on the input / recurrent side (G*H per row).
+
+template <typename T>
+void rnn_backward(int rows, int H, bool relu, const T* gates, const T* dh, T* dg) {
+  for (int b = 0; b < rows; ++b) {
+    const T* h = gates + static_cast<size_t>(b) * H;
+    const T* d = dh + static_cast<size_t>(b) * H;
+    T* o = dg + static_cast<size_t>(b) * H;
+    if (relu) {
+      for (int j = 0; j < H; ++j) o[j] = h[j] > T(0) ? d[j] : T(0);
+    } else {
+      for (int j = 0; j < H; ++j) o[j] = d[j] * (T(1) - h[j] * h[j]);
+    }
+  }
+}
+
+template <typename T>
+void gru_backward(int rows, int H, const T* gates, const T* hn, const T* hprev, T* dh, T* dgx,
+                  T* dgr) {
+  const size_t gh = static_cast<size_t>(3) * H;
+  for (int b = 0; b < rows; ++b) {
+    const T* r = gates + b * gh;
+    const T* z = r + H;
+    const T* n = z + H;
+    const T* hnb = hn + static_cast<size_t>(b) * H;
+    const T* hp = hprev + static_cast<size_t>(b) * H;
+    T* d = dh + static_cast<size_t>(b) * H;
+    T* xr = dgx + b * gh;
+    T* xz = xr + H;
+    T* xn = xz + H;
+    T* rr = dgr + b * gh;
+    T* rz = rr + H;
+    T* rn = rz + H;
+    for (int j = 0; j < H; ++j) {
+      const T dn = d[j] * (T(1) - z[j]) * (T(1) - n[j] * n[j]);
+      const T dz = d[j] * (hp[j] - n[j]) * z[j] * (T(1) - z[j]);
+      const T dr = dn * hnb[j] * r[j] * (T(1) - r[j]);
+      xr[j] = rr[j] = dr;
+      xz[j] = rz[j] = dz;
+      xn[j] = dn;
+      rn[j] = dn * r[j];
+      d[j] *= z[j];
+    }
+  }
+}
+
+// dc: [rows x H], on entry the gradient of each row's cell state c from the next step (or
+// the final state); on exit the gradient of c_prev.
+template <typename T>
+void lstm_backward(int rows, int H, const T* gates, const T* cprev, const T* tanh_c,
+                   const T* dh, T* dc, T* dg) {
+  const size_t gh = static_cast<size_t>(4) * H;
+  for (int b = 0; b < rows; ++b) {
+    const T* i = gates + b * gh;
+    const T* f = i + H;
+    const T* g = f + H;
+    const T* o = g + H;
+    const T* cp = cprev + static_cast<size_t>(b) * H;
+    const T* tc = tanh_c + static_cast<size_t>(b) * H;
+    const T* d = dh + static_cast<size_t>(b) * H;
+    T* c = dc + static_cast<size_t>(b) * H;
+    T* di = dg + b * gh;
+    T* df = di + H;
+    T* dgg = df + H;
+    T* dout = dgg + H;
+    for (int j = 0; j < H; ++j) {
+      const T dct = c[j] + d[j] * o[j] * (T(1) - tc[j] * tc[j]);
+      dout[j] = d[j] * tc[j] * o[j] * (T(1) - o[j]);
+      di[j] = dct * g[j] * i[j] * (T(1) - i[j]);
+      df[j] = dct * cp[j] * f[j] * (T(1) - f[j]);
+      dgg[j] = dct * i[j] * (T(1) - g[j] * g[j]);
+      c[j] = dct * f[j];
+    }
+  }
+}
+
+}  // namespace rnnb::rnn_cells
