@@ -43,6 +43,7 @@ struct BackendOptions {
   bool deterministic = false;
   int device_index = 0;
   int threads = 0;  // CPU: BLAS threads; 0 = library default
+  std::string profile_steps;  // GPU: "A:B" runs cudaProfilerStart before step A, Stop after B
 };
 
 class Backend {
