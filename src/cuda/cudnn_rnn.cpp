@@ -280,7 +280,11 @@ void CudnnRnn::set_batch(const std::vector<int>& lengths, bool padded) {
   // The calls read the lengths again on the device, asynchronously.
   cudaStream_t stream = nullptr;
   CUDNN_CHECK(cudnnGetStream(handle_, &stream));
-  dev_seq_lengths_.upload(seq_lengths_, stream);
+  // Grow-only (a reallocation would wait for the device); pageable memory is staged at
+  // the call, so seq_lengths_ may change right after.
+  if (dev_seq_lengths_.size() < seq_lengths_.size()) dev_seq_lengths_.resize(seq_lengths_.size());
+  CUDA_CHECK(cudaMemcpyAsync(dev_seq_lengths_.data(), seq_lengths_.data(), seq_lengths_.size() * sizeof(int32_t),
+                             cudaMemcpyHostToDevice, stream));
 }
 
 size_t CudnnRnn::temp_space_bytes(const std::vector<int>& lengths, bool padded, bool train) {
