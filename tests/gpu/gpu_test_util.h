@@ -1,0 +1,86 @@
+// Shared pieces of the GPU tests: a fixture that skips (with the reason) when no GPU is
+// usable, random inputs, device transfers, NaN-poisoned outputs so a kernel that leaves an
+// element unwritten fails, and the relative error used to compare against the CPU reference.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "cuda/device_buffer.h"
+#include "util/rng.h"
+
+namespace rnnb::test {
+
+// Tests derive from this: SetUp skips the test when there is no usable CUDA device.
+class GpuTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string why;
+    if (!cuda::gpu_available(&why)) GTEST_SKIP() << why;
+  }
+};
+
+// ||gpu - cpu|| / ||cpu|| in double (||gpu - cpu|| when cpu is all zeros); infinity when the
+// sizes differ or gpu holds a NaN or infinity where cpu is finite.
+template <typename A, typename B>
+double relative_error(const std::vector<A>& gpu, const std::vector<B>& cpu) {
+  if (gpu.size() != cpu.size()) return std::numeric_limits<double>::infinity();
+  double diff = 0.0, ref = 0.0;
+  for (size_t i = 0; i < gpu.size(); ++i) {
+    const double g = static_cast<double>(gpu[i]);
+    const double c = static_cast<double>(cpu[i]);
+    if (!std::isfinite(g) && std::isfinite(c)) return std::numeric_limits<double>::infinity();
+    diff += (g - c) * (g - c);
+    ref += c * c;
+  }
+  return ref > 0.0 ? std::sqrt(diff) / std::sqrt(ref) : std::sqrt(diff);
+}
+
+inline std::vector<float> random_floats(size_t n, uint64_t seed, float lo = -1.0f, float hi = 1.0f) {
+  Rng rng(seed);
+  std::vector<float> values(n);
+  for (auto& v : values) v = rng.uniform(lo, hi);
+  return values;
+}
+
+inline std::vector<int32_t> random_tokens(size_t n, int vocab, uint64_t seed) {
+  Rng rng(seed);
+  std::vector<int32_t> tokens(n);
+  for (auto& t : tokens) t = static_cast<int32_t>(rng.below(static_cast<uint64_t>(vocab)));
+  return tokens;
+}
+
+template <typename T>
+cuda::DeviceBuffer<T> to_device(const std::vector<T>& host) {
+  cuda::DeviceBuffer<T> buffer;
+  buffer.upload(host);
+  return buffer;
+}
+
+// A device buffer of `count` elements with every byte 0xFF: NaN for float, double and half,
+// -1 for signed integers, the maximum for unsigned ones.
+template <typename T>
+cuda::DeviceBuffer<T> poisoned(size_t count) {
+  cuda::DeviceBuffer<T> buffer(count);
+  if (count) CUDA_CHECK(cudaMemset(buffer.data(), 0xFF, count * sizeof(T)));
+  return buffer;
+}
+
+template <typename T>
+std::vector<T> to_host(const cuda::DeviceBuffer<T>& buffer) {
+  CUDA_CHECK(cudaDeviceSynchronize());
+  return buffer.download();
+}
+
+// Bitwise equality of two float vectors (NaNs with equal bits compare equal).
+inline bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+}
+
+}  // namespace rnnb::test
