@@ -88,6 +88,12 @@ void grad_atomic_impl(const In* dout, int embed, const int32_t* tokens, int64_t 
   CUDA_CHECK_LAUNCH();
 }
 
+// Never shrinks: batches vary in size, and a reallocation (cudaFree) would stall the device.
+template <typename T>
+void grow(DeviceBuffer<T>& buffer, size_t count) {
+  if (buffer.size() < count) buffer.resize(count);
+}
+
 int bits_for(int vocab) {
   int bits = 1;
   while (bits < 32 && (int64_t{1} << bits) < vocab) ++bits;
@@ -100,9 +106,9 @@ void grad_sorted_impl(const In* dout, int embed, const int32_t* tokens, int64_t 
   RNNB_ASSERT(embed > 0 && n >= 0 && vocab > 0);
   RNNB_ASSERT(n <= INT_MAX);
   if (n == 0) return;
-  ws.sorted_tokens.resize(n);
-  ws.positions.resize(n);
-  ws.sorted_positions.resize(n);
+  grow(ws.sorted_tokens, n);
+  grow(ws.positions, n);
+  grow(ws.sorted_positions, n);
 
   iota_kernel<<<grid_for(n), kBlockSize, 0, stream>>>(ws.positions.data(), n);
   CUDA_CHECK_LAUNCH();
@@ -116,7 +122,7 @@ void grad_sorted_impl(const In* dout, int embed, const int32_t* tokens, int64_t 
   CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, temp_bytes, keys, ws.sorted_tokens.data(),
                                              ws.positions.data(), ws.sorted_positions.data(),
                                              items, 0, end_bit, stream));
-  ws.sort_temp.resize(temp_bytes == 0 ? 1 : temp_bytes);
+  grow(ws.sort_temp, temp_bytes == 0 ? 1 : temp_bytes);
   CUDA_CHECK(cub::DeviceRadixSort::SortPairs(ws.sort_temp.data(), temp_bytes, keys,
                                              ws.sorted_tokens.data(), ws.positions.data(),
                                              ws.sorted_positions.data(), items, 0, end_bit,
