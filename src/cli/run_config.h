@@ -1,0 +1,31 @@
+// From parsed options to the engine's configuration structs, and the backend choice.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "cli/options.h"
+#include "data/dataset.h"
+#include "model/model_config.h"
+#include "train/backend.h"
+#include "train/trainer.h"
+
+namespace rnnb {
+
+DataOptions data_options(const Options& options);
+// The settings that decide the vocabulary and splits, stored in checkpoints.
+std::string data_settings(const DataOptions& data);
+// Applies stored data settings over `data` (keeps its path and cache folder).
+void apply_data_settings(const std::string& settings, DataOptions& data);
+
+ModelConfig model_config(const Options& options, int vocab_size);
+OptimConfig optim_config(const Options& options);
+TrainOptions train_options(const Options& options);
+BackendOptions backend_options(const Options& options);
+
+// --device cpu|cuda|auto.
+std::unique_ptr<Backend> make_backend(const std::string& device, const ModelConfig& model,
+                                      const OptimConfig& optim, const BackendOptions& backend,
+                                      uint64_t seed);
+
+}  // namespace rnnb

@@ -1,0 +1,176 @@
+// The CPU backend: the whole training step (embedding, recurrent stack, head, loss,
+// backward, clipping, Adam) on the host with OpenBLAS. It is the specification the cuDNN
+// backend is tested against, and a real trainer in its own right.
+#include <algorithm>
+#include <array>
+#include <utility>
+#include <cmath>
+
+#include "cpu/rnn_cpu.h"
+#include "model/cpu_ops.h"
+#include "train/backend.h"
+#include "util/blas.h"
+#include "util/error.h"
+
+namespace rnnb {
+namespace {
+
+class CpuBackend final : public Backend {
+ public:
+  CpuBackend(const ModelConfig& model, const OptimConfig& optim, const BackendOptions& options,
+             uint64_t seed)
+      : model_(model),
+        optim_(optim),
+        layout_(model),
+        rnn_(model.rnn_shape(), model.rnn_dropout),
+        state_(initial_state(model, seed)),
+        grad_(layout_.total, 0.0f) {
+    if (options.algo != "standard" || options.math != "fp32")
+      throw UsageError("--algo and --math other than standard/fp32 need --device cuda");
+    set_blas_threads(options.threads);
+    dropout_rng_.set_state(state_.dropout_rng);
+  }
+
+  std::string name() const override { return "cpu"; }
+
+  void attach(Slot slot, const TokenSet& set) override { sets_[static_cast<int>(slot)] = &set; }
+
+  void train_step(Slot slot, const Batch& batch, float lr) override {
+    const TokenSet& set = attached(slot);
+    forward(set, batch, /*train=*/true, nullptr);
+
+    // Head backward: logits = features W^T + b.
+    const int B = batch.size(), F = model_.features(), C = model_.classes;
+    float* params = state_.params.data();
+    float* grad = grad_.data();
+    std::fill(grad_.begin(), grad_.end(), 0.0f);
+    gemm(Trans::Yes, Trans::No, C, F, B, 1.0f, dlogits_.data(), C, dropped_.data(), F, 0.0f,
+         grad + layout_.head_w, F);
+    for (int b = 0; b < B; ++b)
+      for (int c = 0; c < C; ++c) grad[layout_.head_b + c] += dlogits_[b * C + c];
+    dfeatures_.resize(static_cast<size_t>(B) * F);
+    gemm(Trans::No, Trans::No, B, F, C, 1.0f, dlogits_.data(), C, params + layout_.head_w, F,
+         0.0f, dfeatures_.data(), F);
+    for (size_t i = 0; i < dfeatures_.size(); ++i) dfeatures_[i] *= mask_[i];
+
+    // Into the top layer's final states, then through the recurrent stack.
+    const RnnShape shape = model_.rnn_shape();
+    const int H = model_.hidden;
+    dhy_.assign(static_cast<size_t>(shape.layers) * shape.dirs * B * H, 0.0f);
+    for (int d = 0; d < shape.dirs; ++d) {
+      float* block = dhy_.data() + (static_cast<size_t>(shape.layers - 1) * shape.dirs + d) * B * H;
+      for (int b = 0; b < B; ++b)
+        std::copy_n(dfeatures_.data() + static_cast<size_t>(b) * F + d * H, H, block + static_cast<size_t>(b) * H);
+    }
+    dx_.resize(x_.size());
+    rnn_.backward(params + layout_.rnn, nullptr, dhy_.data(), nullptr, dx_.data(), grad + layout_.rnn);
+    embedding_backward(dx_.data(), model_.embed, tokens_.data(), static_cast<int64_t>(tokens_.size()),
+                       grad + layout_.embedding);
+
+    const float scale =
+        optim_.clip_norm > 0.0f ? clip_scale(std::sqrt(sum_of_squares(grad, layout_.total)), optim_.clip_norm) : 1.0f;
+    OptimConfig step_config = optim_;
+    step_config.lr = lr;
+    ++state_.adam_step;
+    adam_update(params, grad, state_.adam_m.data(), state_.adam_v.data(), layout_.total,
+                step_config, state_.adam_step, scale);
+  }
+
+  void evaluate(Slot slot, const Batch& batch, float* prob_positive) override {
+    forward(attached(slot), batch, /*train=*/false, prob_positive);
+  }
+
+  BatchStats take_stats() override { return std::exchange(stats_, BatchStats{}); }
+
+  void set_state(const TrainState& state) override {
+    if (state.params.size() != layout_.total || state.adam_m.size() != layout_.total ||
+        state.adam_v.size() != layout_.total)
+      fail("parameter state does not match the model's size");
+    state_ = state;
+    dropout_rng_.set_state(state_.dropout_rng);
+  }
+
+  TrainState state() override {
+    state_.dropout_rng = dropout_rng_.state();
+    return state_;
+  }
+
+ private:
+  const TokenSet& attached(Slot slot) const {
+    const TokenSet* set = sets_[static_cast<int>(slot)];
+    RNNB_ASSERT(set != nullptr);
+    return *set;
+  }
+
+  // Embedding, recurrent stack and head; the loss and its logit gradient into dlogits_.
+  void forward(const TokenSet& set, const Batch& batch, bool train, float* prob_positive) {
+    const int B = batch.size(), E = model_.embed, F = model_.features(), C = model_.classes;
+    const RnnShape shape = model_.rnn_shape();
+    const float* params = state_.params.data();
+
+    assemble_tokens(set, batch, tokens_);
+    const int64_t n = static_cast<int64_t>(tokens_.size());
+    x_.resize(static_cast<size_t>(n) * E);
+    embedding_forward(params + layout_.embedding, E, tokens_.data(), n, x_.data());
+
+    const std::vector<int> batch_sizes = batch.batch_sizes();
+    y_.resize(static_cast<size_t>(n) * shape.output());
+    const size_t state_size = static_cast<size_t>(shape.layers) * shape.dirs * B * shape.hidden;
+    hy_.resize(state_size);
+    cy_.resize(model_.cell == Cell::Lstm ? state_size : 0);
+    rnn_.forward(params + layout_.rnn, x_.data(), batch_sizes, y_.data(), hy_.data(),
+                 cy_.empty() ? nullptr : cy_.data(), train, &dropout_rng_);
+
+    // Features: the top layer's final state of each direction, side by side.
+    features_.resize(static_cast<size_t>(B) * F);
+    const int H = shape.hidden;
+    for (int d = 0; d < shape.dirs; ++d) {
+      const float* block = hy_.data() + (static_cast<size_t>(shape.layers - 1) * shape.dirs + d) * B * H;
+      for (int b = 0; b < B; ++b)
+        std::copy_n(block + static_cast<size_t>(b) * H, H, features_.data() + static_cast<size_t>(b) * F + d * H);
+    }
+    dropped_.resize(features_.size());
+    mask_.resize(features_.size());
+    dropout_forward(features_.data(), static_cast<int64_t>(features_.size()),
+                    train ? model_.head_dropout : 0.0f, dropout_rng_, dropped_.data(), mask_.data());
+
+    logits_.resize(static_cast<size_t>(B) * C);
+    for (int b = 0; b < B; ++b) std::copy_n(params + layout_.head_b, C, logits_.data() + static_cast<size_t>(b) * C);
+    gemm(Trans::No, Trans::Yes, B, C, F, 1.0f, dropped_.data(), F, params + layout_.head_w, F, 1.0f,
+         logits_.data(), C);
+
+    labels_.resize(B);
+    for (int b = 0; b < B; ++b) labels_[b] = set.labels[static_cast<size_t>(batch.reviews[b])];
+    dlogits_.resize(logits_.size());
+    int64_t correct = 0;
+    stats_.loss_sum += softmax_xent(logits_.data(), labels_.data(), B, C, train ? dlogits_.data() : nullptr,
+                                    &correct, prob_positive);
+    stats_.correct += correct;
+    stats_.count += B;
+    stats_.real_tokens += batch.real_tokens();
+    stats_.computed_tokens += batch.computed_tokens();
+  }
+
+  ModelConfig model_;
+  OptimConfig optim_;
+  ParamLayout layout_;
+  CpuRnn<float> rnn_;
+  TrainState state_;
+  std::vector<float> grad_;
+  Rng dropout_rng_;
+  std::array<const TokenSet*, 4> sets_{};
+  BatchStats stats_;
+  // Per-batch scratch, reused.
+  std::vector<int32_t> tokens_;
+  std::vector<uint8_t> labels_;
+  std::vector<float> x_, y_, hy_, cy_, features_, dropped_, mask_, logits_, dlogits_, dfeatures_, dhy_, dx_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend(const ModelConfig& model, const OptimConfig& optim,
+                                          const BackendOptions& options, uint64_t seed) {
+  return std::make_unique<CpuBackend>(model, optim, options, seed);
+}
+
+}  // namespace rnnb

@@ -1,0 +1,42 @@
+// Checkpoints: a versioned binary file holding the model and optimizer configuration, the
+// data settings and vocabulary (with its fingerprint), all parameters and optimizer state
+// in the canonical layout, and the run's progress, so training resumes exactly and
+// `predict` needs nothing else. CRC32-checked, written atomically.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "model/model_config.h"
+#include "train/backend.h"
+
+namespace rnnb {
+
+struct RunProgress {
+  int32_t epochs_done = 0;      // completed epochs
+  int32_t next_batch = 0;       // batches of the current epoch already trained (resume point)
+  int64_t global_step = 0;
+  double best_val_loss = std::numeric_limits<double>::infinity();
+  int32_t best_epoch = 0;
+  std::array<uint64_t, 4> epoch_rng{};  // the batch-order RNG at the start of the current epoch
+};
+
+struct Checkpoint {
+  ModelConfig model;
+  OptimConfig optim;
+  std::string data_settings;  // "key=value" lines: tokenizer and vocabulary settings
+  std::string run_settings;   // "key=value" lines: every option of the run (for resume)
+  std::vector<std::string> vocab;
+  uint64_t vocab_fingerprint = 0;
+  TrainState state;
+  RunProgress progress;
+};
+
+void save_checkpoint(const std::string& path, const Checkpoint& checkpoint);
+// Throws Error naming the file when it is missing, truncated, corrupt or inconsistent.
+Checkpoint load_checkpoint(const std::string& path);
+
+}  // namespace rnnb

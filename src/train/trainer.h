@@ -1,0 +1,67 @@
+// The training loop shared by both backends: epochs of batches, validation after each,
+// the best checkpoint by validation loss, test accuracy at the end, metrics as JSON lines,
+// and interruption with a resumable checkpoint.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "data/batching.h"
+#include "train/backend.h"
+#include "train/checkpoint.h"
+
+namespace rnnb {
+
+struct TrainOptions {
+  int epochs = 5;
+  int batch_size = 64;
+  BatchOrder batching = BatchOrder::Bucket;
+  Padding padding = Padding::None;
+  uint64_t seed = 1;
+  std::string out_dir = "results/train/latest";
+  bool progress = false;
+};
+
+struct EvalResult {
+  double loss = 0.0;      // mean cross-entropy
+  double accuracy = 0.0;  // fraction correct
+  int64_t count = 0;
+  double seconds = 0.0;
+  double tokens_per_second = 0.0;
+};
+
+struct TrainSummary {
+  int epochs_run = 0;
+  int best_epoch = 0;
+  double best_val_loss = 0.0;
+  double mean_epoch_seconds = 0.0;  // training part of each epoch
+  double tokens_per_second = 0.0;   // real training tokens over training seconds
+  EvalResult test;
+};
+
+// Evaluates a whole split in sequential batches (the run's batch size and padding, so
+// padded models see the padding they were trained with).
+EvalResult evaluate_split(Backend& backend, Slot slot, const TokenSet& set, int batch_size,
+                          Padding padding);
+
+class Trainer {
+ public:
+  // `base` carries the configuration, settings and vocabulary written into checkpoints.
+  Trainer(Backend& backend, const TokenSet& train, const TokenSet& validation,
+          const TokenSet& test, const TrainOptions& options, Checkpoint base);
+
+  // Runs from the start, or from `resume` (a checkpoint's progress and state).
+  TrainSummary run(const Checkpoint* resume);
+
+ private:
+  void save(const std::string& name, const TrainState& state, const RunProgress& progress);
+
+  Backend& backend_;
+  const TokenSet& train_;
+  const TokenSet& validation_;
+  const TokenSet& test_;
+  TrainOptions options_;
+  Checkpoint base_;
+};
+
+}  // namespace rnnb

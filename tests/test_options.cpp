@@ -1,0 +1,88 @@
+// Option parsing: defaults, presets, validation and the messages users see.
+#include <gtest/gtest.h>
+
+#include "cli/options.h"
+#include "cli/presets.h"
+#include "cli/run_config.h"
+#include "util/error.h"
+
+namespace rnnb {
+namespace {
+
+TEST(Options, DefaultsAreTheDefaultClassifier) {
+  const Options o = Options::parse("train", {});
+  const ModelConfig m = model_config(o, 1000);
+  EXPECT_EQ(m.cell, Cell::Gru);
+  EXPECT_EQ(m.embed, 128);
+  EXPECT_EQ(m.hidden, 256);
+  EXPECT_EQ(m.layers, 1);
+  EXPECT_FALSE(m.bidirectional);
+  const TrainOptions t = train_options(o);
+  EXPECT_EQ(t.batch_size, 64);
+  EXPECT_EQ(t.padding, Padding::None);
+  EXPECT_EQ(t.batching, BatchOrder::Bucket);
+  EXPECT_EQ(data_options(o).val_fraction, 0.2f);
+}
+
+TEST(Options, ExplicitValuesFlagsAndEqualsForm) {
+  const Options o = Options::parse("train", {"--cell", "lstm", "--bidirectional", "--hidden=64", "--layers", "2"});
+  const ModelConfig m = model_config(o, 10);
+  EXPECT_EQ(m.cell, Cell::Lstm);
+  EXPECT_TRUE(m.bidirectional);
+  EXPECT_EQ(m.hidden, 64);
+  EXPECT_EQ(m.layers, 2);
+}
+
+TEST(Options, PresetSuppliesDefaultsThatExplicitOptionsOverride) {
+  const Options o = Options::parse("train", {"--preset", "tutorial-bilstm", "--epochs", "1"});
+  EXPECT_EQ(o.text("cell"), "lstm");
+  EXPECT_EQ(o.text("layers"), "2");
+  EXPECT_EQ(o.text("epochs"), "1");
+  EXPECT_THROW(Options::parse("train", {"--preset", "nope"}), UsageError);
+}
+
+TEST(Options, RejectsUnknownMissingAndOutOfRange) {
+  EXPECT_THROW(Options::parse("train", {"--colour", "red"}), UsageError);
+  EXPECT_THROW(Options::parse("train", {"--hidden"}), UsageError);
+  EXPECT_THROW(Options::parse("train", {"stray"}), UsageError);
+  EXPECT_THROW(Options::parse("data", {"--cell", "gru"}), UsageError);  // not a data option
+  EXPECT_THROW(model_config(Options::parse("train", {"--hidden", "0"}), 10), UsageError);
+  EXPECT_THROW(model_config(Options::parse("train", {"--hidden", "12x"}), 10), UsageError);
+  EXPECT_THROW(model_config(Options::parse("train", {"--cell", "transformer"}), 10), UsageError);
+  EXPECT_THROW(model_config(Options::parse("train", {"--dropout", "1.5"}), 10), UsageError);
+  EXPECT_THROW(optim_config(Options::parse("train", {"--lr", "nan"})), UsageError);
+  EXPECT_THROW(train_options(Options::parse("train", {"--padding", "middle"})), UsageError);
+  EXPECT_THROW(backend_options(Options::parse("train", {"--math", "fp8"})), UsageError);
+  EXPECT_THROW(data_options(Options::parse("train", {"--val-fraction", "0.95"})), UsageError);
+}
+
+TEST(Options, SettingsRoundTripRestoresOnlyWhatWasNotGiven) {
+  const Options original = Options::parse("train", {"--cell", "lstm", "--epochs", "7"});
+  Options resumed = Options::parse("train", {"--epochs", "9"});
+  resumed.restore(original.settings());
+  EXPECT_EQ(resumed.text("cell"), "lstm");
+  EXPECT_EQ(resumed.text("epochs"), "9");
+}
+
+TEST(Options, DataSettingsRoundTrip) {
+  DataOptions a = data_options(Options::parse("train", {"--min-freq", "3", "--max-len", "200", "--truncate", "pre"}));
+  DataOptions b;
+  apply_data_settings(data_settings(a), b);
+  EXPECT_EQ(b.min_freq, 3);
+  EXPECT_EQ(b.max_len, 200);
+  EXPECT_TRUE(b.truncate_pre);
+  EXPECT_THROW(apply_data_settings("garbage", b), Error);
+}
+
+TEST(Presets, EveryPresetParsesIntoAValidConfiguration) {
+  for (const Preset& preset : presets()) {
+    const Options o = Options::parse("train", {"--preset", preset.name});
+    EXPECT_NO_THROW(model_config(o, 100)) << preset.name;
+    EXPECT_NO_THROW(train_options(o)) << preset.name;
+    EXPECT_NO_THROW(optim_config(o)) << preset.name;
+    EXPECT_NO_THROW(data_options(o)) << preset.name;
+  }
+}
+
+}  // namespace
+}  // namespace rnnb
