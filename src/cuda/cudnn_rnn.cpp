@@ -133,6 +133,7 @@ CudnnRnn::CudnnRnn(cudnnHandle_t handle, const RnnShape& shape, const RnnOptions
 
   configure_descriptor(packed_desc_.get(), /*padded=*/false);
   configure_descriptor(padded_desc_.get(), /*padded=*/true);
+  padded_ = false;
 
   CUDNN_CHECK(cudnnGetRNNWeightSpaceSize(handle_, packed_desc_.get(), &weight_space_bytes_));
   size_t padded_bytes = 0;
@@ -146,6 +147,7 @@ CudnnRnn::CudnnRnn(cudnnHandle_t handle, const RnnShape& shape, const RnnOptions
 }
 
 void CudnnRnn::configure_descriptor(cudnnRNNDescriptor_t desc, bool padded) {
+  padded_ = padded;  // names the layout in a refusal message
   const cudnnDirectionMode_t dir_mode = shape_.dirs == 2 ? CUDNN_BIDIRECTIONAL : CUDNN_UNIDIRECTIONAL;
   RNN_CHECK(cudnnSetRNNDescriptor_v8(
       desc, cudnn_algo(options_.algo), cell_mode(shape_.cell), CUDNN_RNN_DOUBLE_BIAS, dir_mode,

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Profiles a short cuDNN training run with Nsight Systems (timeline of the NVTX phases,
+# kernels, cuDNN and cuBLAS calls) and Nsight Compute (per-kernel metrics), using the
+# carried `build-gpu/` like scripts/gpu_check.sh. Only training steps STEPS=A:B are
+# captured (rnnbench --profile-steps brackets them with cudaProfilerStart/Stop).
+#
+# Usage: scripts/profile.sh [IMDB data path]     (or env RNNB_DATA)
+#   env: BUILD=build-gpu  STEPS=20:40  NCU_STEP=30  NCU_KERNELS=60  NCU_SET=basic
+#        TRAIN_LIMIT=4000  OUT=results/profile/<gpu>-<date>  EXTRA="--cell lstm ..."
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BUILD=${BUILD:-build-gpu}
+DATA=${1:-${RNNB_DATA:-}}
+STEPS=${STEPS:-20:40}
+NCU_STEP=${NCU_STEP:-30}
+[ -x "$BUILD/rnnbench" ] || { echo "profile: $BUILD/rnnbench is missing: run scripts/build_gpu.sh" >&2; exit 2; }
+[ -n "$DATA" ] || { echo "profile: give the IMDB archive as the argument or in RNNB_DATA" >&2; exit 2; }
+
+# cuDNN and cuBLAS from the Python nvidia wheels, as in gpu_check.sh.
+ld_path="$(cd "$BUILD" && pwd)/lib"
+roots=$(python3 -c 'import site; print("\n".join(site.getsitepackages() + [site.getusersitepackages()]))' 2>/dev/null || true)
+for lib in libcudnn.so.9 libcublas.so.13; do
+  while read -r root; do
+    [ -d "$root" ] || continue
+    found=$(find "$root" -name "$lib" -print -quit 2>/dev/null)
+    if [ -n "$found" ]; then ld_path="$ld_path:$(dirname "$found")"; break; fi
+  done <<< "$roots"
+done
+export LD_LIBRARY_PATH="$ld_path${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+
+gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 |
+  tr '[:upper:]' '[:lower:]' | sed -E 's/[^a-z0-9]+/-/g; s/^-+|-+$//g')
+OUT=${OUT:-results/profile/${gpu:-gpu}-$(date -u +%Y%m%dT%H%M%SZ)}
+mkdir -p "$OUT"
+# A short run: a subset of the training reviews, one epoch.
+run=("$BUILD/rnnbench" train --device cuda --epochs 1 --train-limit "${TRAIN_LIMIT:-4000}" --test-limit 200
+     --data "$DATA" --progress off ${EXTRA:-})
+
+if command -v nsys > /dev/null; then
+  echo "== Nsight Systems, steps $STEPS"
+  nsys profile --trace=cuda,nvtx,cudnn,cublas --capture-range=cudaProfilerApi --capture-range-end=stop \
+    --force-overwrite=true -o "$OUT/timeline" "${run[@]}" --out "$OUT/run-nsys" --profile-steps "$STEPS"
+  nsys stats --force-export=true --report nvtx_sum,cuda_gpu_kern_sum,cuda_api_sum \
+    "$OUT/timeline.nsys-rep" > "$OUT/nsys-summary.txt" || true
+  head -60 "$OUT/nsys-summary.txt" || true
+else
+  echo "profile: nsys not found, Nsight Systems skipped" >&2
+fi
+
+if command -v ncu > /dev/null; then
+  echo "== Nsight Compute, step $NCU_STEP"
+  ncu --profile-from-start off --nvtx --set "${NCU_SET:-basic}" --launch-count "${NCU_KERNELS:-60}" \
+    --force-overwrite -o "$OUT/kernels" "${run[@]}" --out "$OUT/run-ncu" --profile-steps "$NCU_STEP:$NCU_STEP"
+  ncu --import "$OUT/kernels.ncu-rep" --print-summary per-kernel > "$OUT/ncu-summary.txt" || true
+  head -60 "$OUT/ncu-summary.txt" || true
+else
+  echo "profile: ncu not found, Nsight Compute skipped" >&2
+fi
+echo "profiles in $OUT"
