@@ -49,13 +49,22 @@ int run_train(Options options) {
     resume = load_checkpoint(options.text("resume"));
     options.restore(resume.run_settings);  // the original run's options; explicit ones win
   }
+  // Every option is checked before the data is read.
   const DataOptions data = data_options(options);
+  TrainOptions train = train_options(options);
+  train.progress = progress_enabled(options.text("progress"));
+  const BackendOptions backend_settings = backend_options(options);
+  check_device(options.text("device"));
+  ModelConfig model = resuming ? resume.model : model_config(options, 0);
+  const OptimConfig optim = resuming ? resume.optim : optim_config(options);
+
   const Dataset dataset = load_data(data);
   if (dataset.train.size() == 0) fail("the training split is empty (check --train-limit and --val-fraction)");
 
   Checkpoint base;
-  base.model = resuming ? resume.model : model_config(options, dataset.vocab.size());
-  base.optim = resuming ? resume.optim : optim_config(options);
+  if (!resuming) model.vocab_size = dataset.vocab.size();
+  base.model = model;
+  base.optim = optim;
   base.data_settings = data_settings(data);
   base.run_settings = options.settings();
   base.vocab = dataset.vocab.words();
@@ -63,10 +72,7 @@ int run_train(Options options) {
   if (resuming && resume.vocab_fingerprint != base.vocab_fingerprint)
     fail("--resume: the checkpoint's vocabulary does not match this data (different dataset or settings)");
 
-  TrainOptions train = train_options(options);
-  train.progress = progress_enabled(options.text("progress"));
-  const uint64_t seed = train.seed;
-  auto backend = make_backend(options.text("device"), base.model, base.optim, backend_options(options), seed);
+  auto backend = make_backend(options.text("device"), base.model, base.optim, backend_settings, train.seed);
 
   std::cerr << "training " << cell_name(base.model.cell) << " (" << base.model.layers << " layer"
             << (base.model.layers > 1 ? "s" : "") << (base.model.bidirectional ? ", bidirectional" : "")

@@ -105,6 +105,7 @@ BackendOptions backend_options(const Options& o) {
     b.algo = o.text("algo");
     b.math = o.text("math");
     b.deterministic = o.flag("deterministic");
+    b.profile_steps = o.text("profile-steps");
     if (b.algo != "standard" && b.algo != "persist-static" && b.algo != "persist-dynamic" &&
         b.algo != "persist-static-small-h")
       throw UsageError("--algo takes standard, persist-static, persist-dynamic or persist-static-small-h");
@@ -114,11 +115,16 @@ BackendOptions backend_options(const Options& o) {
   return b;
 }
 
+void check_device(const std::string& device) {
+  if (device != "cpu" && device != "cuda" && device != "auto")
+    throw UsageError("--device takes cpu, cuda or auto, got '" + device + "'");
+}
+
 std::unique_ptr<Backend> make_backend(const std::string& device, const ModelConfig& model, const OptimConfig& optim,
                                       const BackendOptions& backend, uint64_t seed) {
+  check_device(device);
   if (device == "cpu") return make_cpu_backend(model, optim, backend, seed);
   if (device == "cuda") return make_cuda_backend(model, optim, backend, seed);
-  if (device != "auto") throw UsageError("--device takes cpu, cuda or auto, got '" + device + "'");
   if (cuda_backend_built()) {
     try {
       return make_cuda_backend(model, optim, backend, seed);

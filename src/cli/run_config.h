@@ -23,6 +23,9 @@ OptimConfig optim_config(const Options& options);
 TrainOptions train_options(const Options& options);
 BackendOptions backend_options(const Options& options);
 
+// Throws UsageError unless the device is cpu, cuda or auto.
+void check_device(const std::string& device);
+
 // --device cpu|cuda|auto.
 std::unique_ptr<Backend> make_backend(const std::string& device, const ModelConfig& model,
                                       const OptimConfig& optim, const BackendOptions& backend,

@@ -1,0 +1,122 @@
+// The rnnbench binary on bad input: one clear line on stderr and a non-zero exit, never a
+// crash or a half-written file.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "support/test_data.h"
+
+namespace rnnb {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Result {
+  int exit_code;
+  std::string output;
+};
+
+Result run(const std::string& args) {
+  const std::string command = std::string(RNNB_BINARY_DIR) + "/rnnbench " + args + " 2>&1 </dev/null";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (!pipe) return {-1, ""};
+  std::string output;
+  std::array<char, 4096> buffer;
+  size_t n;
+  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) output.append(buffer.data(), n);
+  const int status = ::pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), output};
+}
+
+int lines(const std::string& text) { return static_cast<int>(std::count(text.begin(), text.end(), '\n')); }
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("rnnb_cli_" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path dir_;
+};
+
+TEST_F(Cli, UsageErrorsExitTwoWithOneLine) {
+  for (const char* args : {"train --colour red", "train --hidden -3", "train --cell transformer", "frobnicate",
+                           "train --epochs", "eval --padding post", "train --device tpu --train-limit 10"}) {
+    const Result r = run(args);
+    EXPECT_EQ(r.exit_code, 2) << args << ": " << r.output;
+    EXPECT_EQ(lines(r.output), 1) << args << ": " << r.output;
+  }
+}
+
+TEST_F(Cli, HelpListsEveryOptionWithItsDefault) {
+  const Result r = run("train --help");
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* option : {"--cell", "--hidden", "--padding", "--batching", "--device", "--seed", "--resume"})
+    EXPECT_NE(r.output.find(option), std::string::npos) << option;
+  EXPECT_NE(r.output.find("[gru]"), std::string::npos);
+}
+
+TEST_F(Cli, MissingOrCorruptDatasetIsOneLineError) {
+  Result r = run("data --data " + (dir_ / "absent.tar.gz").string());
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_EQ(lines(r.output), 1) << r.output;
+  std::ofstream(dir_ / "bad.tar.gz") << "this is not a gzip file at all";
+  r = run("data --cache-dir '' --data " + (dir_ / "bad.tar.gz").string());
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("error"), std::string::npos) << r.output;
+}
+
+TEST_F(Cli, CorruptCheckpointIsOneLineError) {
+  std::ofstream(dir_ / "bad.ckpt") << "RNNBCKPT garbage";
+  const Result r = run("predict --checkpoint " + (dir_ / "bad.ckpt").string() + " --text 'great film'");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_EQ(lines(r.output), 1) << r.output;
+  const Result none = run("predict --text 'great film'");
+  EXPECT_EQ(none.exit_code, 2) << none.output;
+}
+
+// Train a tiny model on real reviews, then predict, evaluate, and refuse mismatches.
+TEST_F(Cli, TrainPredictEvalAndMismatchedCheckpoint) {
+  const std::string data = testing::real_dataset_path();
+  if (data.empty()) GTEST_SKIP() << "IMDB dataset not found (run datasets/fetch_imdb.sh or set RNNB_DATA)";
+  const std::string out = (dir_ / "run").string();
+  const std::string common = "--data " + data + " --cache-dir " + (dir_ / "cache").string() +
+                             " --train-limit 500 --test-limit 200 --max-len 50";
+  Result r = run("train --device cpu " + common + " --embed 8 --hidden 8 --epochs 1 --progress off --out " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("test (best epoch 1)"), std::string::npos) << r.output;
+  const std::string checkpoint = out + "/best.ckpt";
+
+  r = run("predict --device cpu --checkpoint " + checkpoint + " --text 'This film is great'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const double p = std::stod(r.output);
+  EXPECT_GE(p, 0.0);
+  EXPECT_LE(p, 1.0);
+
+  r = run("predict --device cpu --checkpoint " + checkpoint + " --text '   '");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("empty"), std::string::npos) << r.output;
+
+  r = run("eval --device cpu " + common + " --checkpoint " + checkpoint);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("on 200 reviews"), std::string::npos) << r.output;
+
+  // The same checkpoint against data with another vocabulary.
+  r = run("eval --device cpu --data " + data + " --cache-dir '' --train-limit 300 --test-limit 50 --checkpoint " +
+          checkpoint);
+  EXPECT_EQ(r.exit_code, 0) << "eval applies the checkpoint's own data settings: " << r.output;
+  r = run("train --device cpu " + common + " --min-freq 2 --epochs 1 --progress off --out " + out +
+          " --resume " + out + "/last.ckpt");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("vocabulary"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace rnnb
