@@ -12,6 +12,7 @@
 #include "data/gzip_stream.h"
 #include "data/tar_reader.h"
 #include "util/error.h"
+#include "util/rng.h"
 
 namespace rnnb {
 namespace {
@@ -387,6 +388,35 @@ TEST(Tar, MalformedPaxHeaderIsAnError) {
     EXPECT_NE(error_of([&] { read_tar(tar); }).find("malformed pax header"), std::string::npos)
         << records;
   }
+}
+
+// Damaged archives either still read or fail with an Error: no crash, no other exception.
+TEST(Tar, RandomDamageFailsCleanly) {
+  Bytes tar;
+  add_gnu_long_name(tar, "aclImdb/" + std::string(120, 'g') + ".txt", "gnu");
+  add_pax_file(tar, "aclImdb/" + std::string(130, 'p') + ".txt", "pax");
+  add_file(tar, "aclImdb/plain.txt", std::string(1500, 'q'));
+  end_archive(tar);
+  const Bytes gz = gzip(tar);
+  Rng rng(42);
+  int errors = 0;
+  for (int trial = 0; trial < 400; ++trial) {
+    const bool compressed = trial % 2 == 1;
+    Bytes damaged = compressed ? gz : tar;
+    if (trial % 5 == 0) {
+      damaged.resize(rng.below(damaged.size()));
+    } else {
+      for (int flips = 1 + static_cast<int>(rng.below(3)); flips > 0; --flips)
+        damaged[rng.below(damaged.size())] ^= static_cast<uint8_t>(1 + rng.below(255));
+    }
+    try {
+      if (compressed) read_tar_gz(damaged);
+      else read_tar(damaged);
+    } catch (const Error&) {
+      ++errors;
+    }
+  }
+  EXPECT_GT(errors, 200);  // most damage is detected (contents bytes are not checked)
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // and the <unk> stand-in for reviews without tokens.
 #include <gtest/gtest.h>
 
+#include "data/tokenized_corpus.h"
 #include "data/tokenizer.h"
 
 namespace rnnb {
@@ -60,6 +61,40 @@ TEST(Tokenizer, ReviewsWithoutTokensBecomeOneUnk) {
   EXPECT_TRUE(tokenize(" \n\t<br /><br /> ").empty());
   EXPECT_EQ(numericalize("", vocab), (std::vector<int32_t>{kUnkId}));
   EXPECT_EQ(numericalize("  <br />\n ", vocab), (std::vector<int32_t>{kUnkId}));
+}
+
+// Word counts and every review's words must not depend on how many threads tokenized them.
+TEST(TokenizedCorpus, ResultDoesNotDependOnThreads) {
+  std::vector<std::string> storage;
+  for (int i = 0; i < 9000; ++i)
+    storage.push_back(i % 997 == 0 ? std::string(" ")
+                                   : "Word" + std::to_string(i % 613) + " and w" +
+                                         std::to_string(i % 37) + "!<br />Again " + std::to_string(i));
+  const std::vector<std::string_view> texts(storage.begin(), storage.end());
+  const size_t counted = 5000;
+  const TokenizedCorpus one = tokenize_corpus(texts, counted, 1);
+  const TokenizedCorpus four = tokenize_corpus(texts, counted, 4);
+  ASSERT_EQ(one.offsets, four.offsets);
+  ASSERT_EQ(one.words.size(), four.words.size());
+  ASSERT_EQ(one.offsets.size(), texts.size() + 1);
+  for (size_t k = 0; k < one.ids.size(); ++k) {
+    ASSERT_EQ(one.ids[k] < 0, four.ids[k] < 0) << k;
+    if (one.ids[k] >= 0) {
+      ASSERT_EQ(one.words.word(one.ids[k]), four.words.word(four.ids[k])) << k;
+    }
+  }
+  // Counts cover texts[0, counted) only: "again" appears once in each text, "5000" never.
+  auto count_of = [](const TokenizedCorpus& c, std::string_view word) -> int64_t {
+    for (int32_t id = 0; id < c.words.size(); ++id)
+      if (c.words.word(id) == word) return c.counts[static_cast<size_t>(id)];
+    return -1;
+  };
+  const int64_t empty_counted = 6;  // i = 0, 997, ..., 4985 are blank
+  EXPECT_EQ(count_of(one, "again"), static_cast<int64_t>(counted) - empty_counted);
+  EXPECT_EQ(count_of(four, "again"), static_cast<int64_t>(counted) - empty_counted);
+  EXPECT_EQ(count_of(four, "5000"), 0);
+  EXPECT_EQ(count_of(four, "word5"), count_of(one, "word5"));
+  EXPECT_EQ(one.ids[static_cast<size_t>(one.offsets[0])], -1);  // text 0 is blank
 }
 
 }  // namespace

@@ -60,10 +60,19 @@ TokenizedCorpus tokenize_corpus(const std::vector<std::string_view>& texts, size
   for (std::thread& worker : workers) worker.join();
 
   TokenizedCorpus corpus;
+  if (parts.size() == 1) {  // one part: its numbering is the corpus's
+    Part& part = parts[0];
+    corpus.words = std::move(part.words);
+    corpus.counts = std::move(part.counts);
+    corpus.ids = std::move(part.ids);
+    corpus.offsets.insert(corpus.offsets.end(), part.ends.begin(), part.ends.end());
+    return corpus;
+  }
   size_t total_ids = 0;
   for (const Part& part : parts) total_ids += part.ids.size();
-  corpus.ids.reserve(total_ids);
+  corpus.ids.resize(total_ids);
   corpus.offsets.reserve(texts.size() + 1);
+  int32_t* out = corpus.ids.data();
   for (Part& part : parts) {
     std::vector<int32_t> to_global(static_cast<size_t>(part.words.size()));
     for (int32_t id = 0; id < part.words.size(); ++id) {
@@ -72,8 +81,8 @@ TokenizedCorpus tokenize_corpus(const std::vector<std::string_view>& texts, size
       corpus.counts[static_cast<size_t>(global)] += part.counts[static_cast<size_t>(id)];
       to_global[static_cast<size_t>(id)] = global;
     }
-    const int64_t base = static_cast<int64_t>(corpus.ids.size());
-    for (int32_t id : part.ids) corpus.ids.push_back(id < 0 ? -1 : to_global[static_cast<size_t>(id)]);
+    const int64_t base = out - corpus.ids.data();
+    for (int32_t id : part.ids) *out++ = id < 0 ? -1 : to_global[static_cast<size_t>(id)];
     for (int64_t end : part.ends) corpus.offsets.push_back(base + end);
     part = Part{};  // free as we go
   }

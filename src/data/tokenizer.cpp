@@ -15,8 +15,7 @@ constexpr std::array<uint8_t, 256> make_classes() {
     uint8_t c = kSingle;
     if (b == ' ' || b == '\t' || b == '\n' || b == '\v' || b == '\f' || b == '\r') c = kSpace;
     else if ((b >= 'a' && b <= 'z') || (b >= '0' && b <= '9') || b == '\'' || b >= 0x80) c = kWord;
-    // Uppercase never reaches the scanner (lowered first), but classify it as a word byte.
-    else if (b >= 'A' && b <= 'Z') c = kWord;
+    else if (b >= 'A' && b <= 'Z') c = kWord;  // lowercased as it is copied
     classes[static_cast<size_t>(b)] = c;
   }
   return classes;
@@ -37,36 +36,37 @@ inline bool is_break_tag(std::string_view text, size_t i) {
 }  // namespace
 
 void tokenize(std::string_view text, std::string& lowered, std::vector<std::string_view>& tokens) {
+  // One pass: tokens are copied lowercased into `lowered` as they are found. '<' is a
+  // single-byte token, never inside a word, so "<br />" only has to be looked for where a
+  // token would start.
   lowered.resize(text.size());
-  size_t n = 0;
-  for (size_t i = 0; i < text.size();) {
-    const char c = text[i];
-    if (c == '<' && is_break_tag(text, i)) {
-      lowered[n++] = ' ';
-      i += 6;
-    } else {
-      lowered[n++] = lower(c);
-      ++i;
-    }
-  }
-  lowered.resize(n);
-
   tokens.clear();
-  const char* data = lowered.data();
+  char* out = lowered.data();
+  const char* in = text.data();
+  const size_t size = text.size();
+  size_t n = 0;
   size_t i = 0;
-  while (i < n) {
-    const uint8_t cls = kClasses[static_cast<unsigned char>(data[i])];
-    if (cls == kSpace) {
+  while (i < size) {
+    const unsigned char c = static_cast<unsigned char>(in[i]);
+    const uint8_t cls = kClasses[c];
+    if (cls == kWord) {
+      const size_t start = n;
+      do {
+        out[n++] = lower(in[i++]);
+      } while (i < size && kClasses[static_cast<unsigned char>(in[i])] == kWord);
+      tokens.emplace_back(out + start, n - start);
+    } else if (cls == kSpace) {
       ++i;
-    } else if (cls == kSingle) {
-      tokens.emplace_back(data + i, 1);
-      ++i;
+    } else if (c == '<' && is_break_tag(text, i)) {
+      i += 6;  // acts as a space
     } else {
-      const size_t start = i;
-      while (i < n && kClasses[static_cast<unsigned char>(data[i])] == kWord) ++i;
-      tokens.emplace_back(data + start, i - start);
+      out[n] = static_cast<char>(c);
+      tokens.emplace_back(out + n, 1);
+      ++n;
+      ++i;
     }
   }
+  lowered.resize(n);  // never grows, so the views stay valid
 }
 
 std::vector<std::string> tokenize(std::string_view text) {

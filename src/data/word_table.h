@@ -26,8 +26,12 @@ class WordTable {
 
   std::string arena_;
   std::vector<size_t> starts_{0};  // word i is arena_[starts_[i], starts_[i+1])
-  std::vector<int32_t> slots_;     // -1 = empty, else a word id
-  std::vector<size_t> hashes_;     // per word, to rehash without rereading
+  struct Slot {
+    uint32_t tag;  // high half of the hash: most mismatches are rejected without the arena
+    int32_t id;    // -1 = empty
+  };
+  std::vector<Slot> slots_;
+  std::vector<uint64_t> hashes_;  // per word, to rehash without rereading
 };
 
 }  // namespace rnnb
