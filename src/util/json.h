@@ -23,13 +23,16 @@ class JsonLine {
   }
   // A pre-rendered JSON value (nested object or array).
   JsonLine& raw(const std::string& key, const std::string& json) {
-    body_ += (body_.empty() ? "" : ",") + quote(key) + ":" + json;
+    if (!body_.empty()) body_ += ',';
+    body_ += quote(key);
+    body_ += ':';
+    body_ += json;
     return *this;
   }
   std::string str() const { return "{" + body_ + "}"; }
 
   static std::string quote(const std::string& s) {
-    std::string out = "\"";
+    std::string out(1, '"');
     for (unsigned char c : s) {
       if (c == '"' || c == '\\') {
         out += '\\';
@@ -42,7 +45,8 @@ class JsonLine {
         out += static_cast<char>(c);
       }
     }
-    return out + "\"";
+    out += '"';
+    return out;
   }
 
  private:
