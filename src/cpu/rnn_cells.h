@@ -110,63 +110,68 @@ void rnn_backward(int rows, int H, bool relu, const T* gates, const T* dh, T* dg
   }
 }
 
+// One row of gru_backward; restrict lets the compiler vectorise the loop.
+template <typename T>
+void gru_backward_row(int H, const T* __restrict r, const T* __restrict z, const T* __restrict n,
+                      const T* __restrict hn, const T* __restrict hp, T* __restrict d,
+                      T* __restrict xr, T* __restrict xz, T* __restrict xn, T* __restrict rr,
+                      T* __restrict rz, T* __restrict rn) {
+  for (int j = 0; j < H; ++j) {
+    const T dn = d[j] * (T(1) - z[j]) * (T(1) - n[j] * n[j]);
+    const T dz = d[j] * (hp[j] - n[j]) * z[j] * (T(1) - z[j]);
+    const T dr = dn * hn[j] * r[j] * (T(1) - r[j]);
+    xr[j] = dr;
+    rr[j] = dr;
+    xz[j] = dz;
+    rz[j] = dz;
+    xn[j] = dn;
+    rn[j] = dn * r[j];
+    d[j] *= z[j];
+  }
+}
+
 template <typename T>
 void gru_backward(int rows, int H, const T* gates, const T* hn, const T* hprev, T* dh, T* dgx,
                   T* dgr) {
   const size_t gh = static_cast<size_t>(3) * H;
   for (int b = 0; b < rows; ++b) {
     const T* r = gates + b * gh;
-    const T* z = r + H;
-    const T* n = z + H;
-    const T* hnb = hn + static_cast<size_t>(b) * H;
-    const T* hp = hprev + static_cast<size_t>(b) * H;
-    T* d = dh + static_cast<size_t>(b) * H;
     T* xr = dgx + b * gh;
-    T* xz = xr + H;
-    T* xn = xz + H;
     T* rr = dgr + b * gh;
-    T* rz = rr + H;
-    T* rn = rz + H;
-    for (int j = 0; j < H; ++j) {
-      const T dn = d[j] * (T(1) - z[j]) * (T(1) - n[j] * n[j]);
-      const T dz = d[j] * (hp[j] - n[j]) * z[j] * (T(1) - z[j]);
-      const T dr = dn * hnb[j] * r[j] * (T(1) - r[j]);
-      xr[j] = rr[j] = dr;
-      xz[j] = rz[j] = dz;
-      xn[j] = dn;
-      rn[j] = dn * r[j];
-      d[j] *= z[j];
-    }
+    const size_t row = static_cast<size_t>(b) * H;
+    gru_backward_row(H, r, r + H, r + 2 * H, hn + row, hprev + row, dh + row, xr, xr + H,
+                     xr + 2 * H, rr, rr + H, rr + 2 * H);
   }
 }
 
 // dc: [rows x H], on entry the gradient of each row's cell state c from the next step (or
 // the final state); on exit the gradient of c_prev.
+// One row of lstm_backward; restrict lets the compiler vectorise the loop.
+template <typename T>
+void lstm_backward_row(int H, const T* __restrict i, const T* __restrict f,
+                       const T* __restrict g, const T* __restrict o, const T* __restrict cp,
+                       const T* __restrict tc, const T* __restrict d, T* __restrict c,
+                       T* __restrict di, T* __restrict df, T* __restrict dg, T* __restrict dout) {
+  for (int j = 0; j < H; ++j) {
+    const T dct = c[j] + d[j] * o[j] * (T(1) - tc[j] * tc[j]);
+    dout[j] = d[j] * tc[j] * o[j] * (T(1) - o[j]);
+    di[j] = dct * g[j] * i[j] * (T(1) - i[j]);
+    df[j] = dct * cp[j] * f[j] * (T(1) - f[j]);
+    dg[j] = dct * i[j] * (T(1) - g[j] * g[j]);
+    c[j] = dct * f[j];
+  }
+}
+
 template <typename T>
 void lstm_backward(int rows, int H, const T* gates, const T* cprev, const T* tanh_c,
                    const T* dh, T* dc, T* dg) {
   const size_t gh = static_cast<size_t>(4) * H;
   for (int b = 0; b < rows; ++b) {
     const T* i = gates + b * gh;
-    const T* f = i + H;
-    const T* g = f + H;
-    const T* o = g + H;
-    const T* cp = cprev + static_cast<size_t>(b) * H;
-    const T* tc = tanh_c + static_cast<size_t>(b) * H;
-    const T* d = dh + static_cast<size_t>(b) * H;
-    T* c = dc + static_cast<size_t>(b) * H;
     T* di = dg + b * gh;
-    T* df = di + H;
-    T* dgg = df + H;
-    T* dout = dgg + H;
-    for (int j = 0; j < H; ++j) {
-      const T dct = c[j] + d[j] * o[j] * (T(1) - tc[j] * tc[j]);
-      dout[j] = d[j] * tc[j] * o[j] * (T(1) - o[j]);
-      di[j] = dct * g[j] * i[j] * (T(1) - i[j]);
-      df[j] = dct * cp[j] * f[j] * (T(1) - f[j]);
-      dgg[j] = dct * i[j] * (T(1) - g[j] * g[j]);
-      c[j] = dct * f[j];
-    }
+    const size_t row = static_cast<size_t>(b) * H;
+    lstm_backward_row(H, i, i + H, i + 2 * H, i + 3 * H, cprev + row, tanh_c + row, dh + row,
+                      dc + row, di, di + H, di + 2 * H, di + 3 * H);
   }
 }
 

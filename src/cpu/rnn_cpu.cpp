@@ -20,15 +20,14 @@ void grow(std::vector<T>& v, size_t n) {
   if (v.size() < n) v.resize(n);
 }
 
-// dst[j] += column sums of a [rows x cols] matrix.
+// acc[j] += column sums of a [rows x cols] matrix (bias gradients, summed per step while
+// the rows are still in cache).
 template <typename T>
-void add_column_sums(const T* m, size_t rows, int cols, T* dst, std::vector<T>& scratch) {
-  scratch.assign(cols, T(0));
-  for (size_t r = 0; r < rows; ++r) {
-    const T* row = m + r * cols;
-    for (int j = 0; j < cols; ++j) scratch[j] += row[j];
+void add_column_sums(const T* __restrict m, int rows, int cols, T* __restrict acc) {
+  for (int r = 0; r < rows; ++r) {
+    const T* row = m + static_cast<size_t>(r) * cols;
+    for (int j = 0; j < cols; ++j) acc[j] += row[j];
   }
-  for (int j = 0; j < cols; ++j) dst[j] += scratch[j];
 }
 
 }  // namespace
@@ -71,7 +70,7 @@ struct CpuRnn<T>::Impl {
   std::vector<T> dgx, dgr;              // [N x G*H]
   std::vector<T> dh_state, dc_state;    // [B x H]
   std::vector<T> dlayer[2];             // [N x dirs*H] gradient between layers
-  std::vector<T> bias_sums;
+  std::vector<T> bias_in, bias_rec;      // [G*H] bias gradient sums
 
   int gates_hidden() const { return shape.gates() * shape.hidden; }
   const T* layer_input(int l) const {
@@ -207,6 +206,8 @@ void CpuRnn<T>::Impl::backward_direction(int l, int d, const T* weights, const T
   if (gru) grow(dgr, N * GH);
   T* dg_in = dgx.data();
   T* dg_rec = gru ? dgr.data() : dgx.data();  // equal except for GRU's n gate
+  bias_in.assign(GH, T(0));
+  bias_rec.assign(GH, T(0));
 
   const size_t block = static_cast<size_t>(l * shape.dirs + d) * batch * H;
   if (dhy)
@@ -250,6 +251,8 @@ void CpuRnn<T>::Impl::backward_direction(int l, int d, const T* weights, const T
                                  dg_in + n0 * GH);
         break;
     }
+    add_column_sums(dg_in + n0 * GH, rows, GH, bias_in.data());
+    if (gru) add_column_sums(dg_rec + n0 * GH, rows, GH, bias_rec.data());
     // dh_prev = dGr R (+ z * dh for GRU, left in dh by the cell).
     if (with_state > 0)
       gemm(Trans::No, Trans::No, with_state, H, GH, T(1), dg_rec + n0 * GH, GH, R, H,
@@ -260,8 +263,10 @@ void CpuRnn<T>::Impl::backward_direction(int l, int d, const T* weights, const T
   gemm(Trans::Yes, Trans::No, GH, I, n, T(1), dg_in, GH, layer_input(l), layer_input_ld(l),
        T(1), dW, I);
   gemm(Trans::Yes, Trans::No, GH, H, n, T(1), dg_rec, GH, s.hprev.data(), H, T(1), dR, H);
-  add_column_sums(dg_in, N, GH, dbW, bias_sums);
-  add_column_sums(dg_rec, N, GH, dbR, bias_sums);
+  for (int j = 0; j < GH; ++j) {
+    dbW[j] += bias_in[j];
+    dbR[j] += gru ? bias_rec[j] : bias_in[j];
+  }
   if (dx)
     gemm(Trans::No, Trans::No, n, I, GH, T(1), dg_in, GH, W, I, d == 0 ? T(0) : T(1), dx, I);
 }
