@@ -176,3 +176,18 @@ void lstm_backward(int rows, int H, const T* gates, const T* cprev, const T* tan
 }
 
 }  // namespace rnnb::rnn_cells
+
+// Float versions built for several instruction sets and picked at load time (rnn_cells.cpp);
+// as non-templates they take precedence over the templates above for float.
+namespace rnnb::rnn_cells {
+void rnn_forward(const StepIn<float>& in, bool relu, float* gates, float* h_out, int ldh);
+void gru_forward(const StepIn<float>& in, const float* hprev, float* gates, float* hn_out,
+                 float* h_out, int ldh);
+void lstm_forward(const StepIn<float>& in, const float* cprev, float* gates, float* c_out,
+                  float* tanh_c_out, float* h_out, int ldh);
+void rnn_backward(int rows, int H, bool relu, const float* gates, const float* dh, float* dg);
+void gru_backward(int rows, int H, const float* gates, const float* hn, const float* hprev,
+                  float* dh, float* dgx, float* dgr);
+void lstm_backward(int rows, int H, const float* gates, const float* cprev, const float* tanh_c,
+                   const float* dh, float* dc, float* dg);
+}  // namespace rnnb::rnn_cells
