@@ -38,13 +38,18 @@ const std::vector<OptionSpec>& option_table() {
       {"layers", "1", "stacked recurrent layers", kTrain},
       {"bidirectional", "false", "run a reverse direction too and concatenate both final states", kTrain, true},
       {"dropout", "0", "dropout between stacked recurrent layers", kTrain},
-      {"head-dropout", "0", "dropout on the features entering the linear head", kTrain},
+      {"head-dropout", "0", "dropout on the features entering the head", kTrain},
+      {"pool", "last", "features for the head: last (final states), or mean, max or meanmax of the top layer's outputs over each review's real tokens", kTrain},
+      {"embed-dropout", "0", "dropout on the embedding outputs (training only)", kTrain},
+      {"head-hidden", "0", "units of a ReLU layer between the features and the output layer; 0 = none", kTrain},
       // Optimizer.
       {"lr", "0.001", "Adam learning rate", kTrain},
       {"weight-decay", "0", "L2 weight decay added to the gradient (torch.optim.Adam)", kTrain},
       {"clip-norm", "0", "clip the global gradient norm to this; 0 disables", kTrain},
       // Training loop.
       {"epochs", "5", "training epochs", kTrain},
+      {"patience", "0", "early stopping: stop when the validation loss has not improved for this many epochs; 0 = off", kTrain},
+      {"lr-plateau", "0", "halve the learning rate when the validation loss has not improved for this many epochs; 0 = off", kTrain},
       {"batch-size", "64", "reviews per batch", {"train", "eval"}},
       {"batching", "bucket", "batch order: random, or bucket (similar lengths together)", kTrain},
       {"padding", "packed", "packed (each review its own length), or pre / post padding to the batch's longest", kTrain},
@@ -55,6 +60,7 @@ const std::vector<OptionSpec>& option_table() {
       {"threads", "0", "CPU BLAS threads; 0 = all cores", kRun},
       {"out", "results/train/latest", "folder for metrics.jsonl, best.ckpt and last.ckpt", kTrain},
       {"resume", "", "continue the run saved in this checkpoint (last.ckpt or an interrupted run's)", kTrain},
+      {"skip-nonfinite", "false", "skip (and count) steps whose loss or gradient is NaN/Inf instead of stopping", kTrain, true},
       {"progress", "auto", "progress bar: auto (on a terminal), on, off", {"train", "eval"}},
       {"profile-steps", "", "A:B brackets training steps A..B with cudaProfilerStart/Stop (Nsight)", kTrain},
       // Evaluation and prediction.

@@ -1,6 +1,7 @@
 // Option values -> configuration structs, with range checks in one place.
 #include "cli/run_config.h"
 
+#include <cstdlib>
 #include <iostream>
 #include <map>
 #include <sstream>
@@ -9,6 +10,20 @@
 #include "util/error.h"
 
 namespace rnnb {
+namespace {
+
+// Fault-injection hooks for the tests (docs/RELIABILITY.md): a positive step number from
+// the environment, 0 when unset.
+int64_t test_hook(const char* variable) {
+  const char* value = std::getenv(variable);
+  if (!value || !*value) return 0;
+  char* end = nullptr;
+  const long long step = std::strtoll(value, &end, 10);
+  if (*end != '\0' || step < 1) fail(std::string(variable) + " must be a positive step number, got '" + value + "'");
+  return step;
+}
+
+}  // namespace
 
 DataOptions data_options(const Options& o) {
   DataOptions data;
@@ -74,6 +89,9 @@ ModelConfig model_config(const Options& o, int vocab_size) {
   m.bidirectional = o.flag("bidirectional");
   m.rnn_dropout = static_cast<float>(o.number("dropout", 0.0, 0.95));
   m.head_dropout = static_cast<float>(o.number("head-dropout", 0.0, 0.95));
+  m.pool = parse_pool(o.text("pool"));
+  m.embed_dropout = static_cast<float>(o.number("embed-dropout", 0.0, 0.95));
+  m.head_hidden = o.integer("head-hidden", 0, 65536);
   return m;
 }
 
@@ -88,6 +106,8 @@ OptimConfig optim_config(const Options& o) {
 TrainOptions train_options(const Options& o) {
   TrainOptions t;
   t.epochs = o.integer("epochs", 1, 100000);
+  t.patience = o.integer("patience", 0, 100000);
+  t.lr_plateau = o.integer("lr-plateau", 0, 100000);
   t.batch_size = o.integer("batch-size", 1, 1 << 20);
   t.batching = parse_batch_order(o.text("batching"));
   t.padding = parse_padding(o.text("padding"));
@@ -95,6 +115,8 @@ TrainOptions train_options(const Options& o) {
   t.out_dir = o.text("out");
   if (t.out_dir.empty()) throw UsageError("--out must name a folder");
   t.progress = false;
+  t.skip_nonfinite = o.flag("skip-nonfinite");
+  t.interrupt_after_steps = test_hook("RNNB_INTERRUPT_AFTER_STEPS");
   return t;
 }
 
@@ -106,6 +128,7 @@ BackendOptions backend_options(const Options& o) {
     b.math = o.text("math");
     b.deterministic = o.flag("deterministic");
     b.profile_steps = o.text("profile-steps");
+    b.inject_nan_at_step = test_hook("RNNB_INJECT_NAN_AT_STEP");
     if (b.algo != "standard" && b.algo != "persist-static" && b.algo != "persist-dynamic" &&
         b.algo != "persist-static-small-h")
       throw UsageError("--algo takes standard, persist-static, persist-dynamic or persist-static-small-h");

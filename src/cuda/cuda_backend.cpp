@@ -7,12 +7,15 @@
 #include <cuda_fp16.h>
 #include <cuda_profiler_api.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
+#include <limits>
 #include <optional>
 
 #include "adam.h"
 #include "clip.h"
+#include "nonfinite.h"
 #include "cuda/cudnn_handles.h"
 #include "cuda/cudnn_rnn.h"
 #include "cuda/device_buffer.h"
@@ -86,6 +89,8 @@ class CudaBackend final : public Backend {
     clip_partials_.resize(kSumOfSquaresBlocks);
     clip_sum_.resize(1);
     clip_scale_.resize(1);
+    guard_.resize(1);
+    guard_.zero(stream_.get());
     loss_sum_.resize(1);
     correct_.resize(1);
     loss_sum_.zero(stream_.get());
@@ -116,21 +121,27 @@ class CudaBackend final : public Backend {
       profiling_ = true;
     }
 
+    nonfinite_snapshot(guard_.data(), loss_sum_.data(), correct_.data(), stream_.get());
     forward(slot, batch, /*train=*/true, nullptr);
     backward(batch);
+    if (steps_taken_ == options_.inject_nan_at_step)  // test hook: all-ones bytes are a NaN
+      CUDA_CHECK(cudaMemsetAsync(grad_.data() + total_ / 2, 0xFF, sizeof(float), stream_.get()));
     {
       NvtxRange range("optimizer");
+      // The squared norm every step: the guard needs it even without clipping.
+      grad_sum_of_squares(grad_.data(), total_, clip_partials_.data(), clip_sum_.data(), stream_.get());
+      nonfinite_check(guard_.data(), clip_sum_.data(), batch.size(), loss_sum_.data(), correct_.data(),
+                      stream_.get());
       const float* scale = nullptr;
       if (optim_.clip_norm > 0.0f) {
-        grad_clip(grad_.data(), total_, optim_.clip_norm, clip_partials_.data(), clip_sum_.data(),
-                  clip_scale_.data(), nullptr, stream_.get());
+        grad_clip_scale(clip_sum_.data(), optim_.clip_norm, clip_scale_.data(), nullptr, stream_.get());
         scale = clip_scale_.data();
       }
       OptimConfig config = optim_;
       config.lr = lr;
       ++adam_step_;
       adam_step(params_.data(), grad_.data(), m_.data(), v_.data(), total_, config, adam_step_, scale,
-                stream_.get());
+                stream_.get(), guard_.data());
       half_weights_current_ = false;
     }
 
@@ -146,6 +157,8 @@ class CudaBackend final : public Backend {
   }
 
   BatchStats take_stats() override {
+    fold_guard();
+    guard_steps_folded_ = 0;
     BatchStats stats = host_stats_;
     host_stats_ = BatchStats{};
     double loss = 0.0;
@@ -161,6 +174,40 @@ class CudaBackend final : public Backend {
     return stats;
   }
 
+  // A worst-case batch (every review as long as the longest) against free device memory:
+  // cuDNN's workspace and reserve space plus the per-batch activations and gradients.
+  void check_memory(int batch_size, int longest) override {
+    const RnnShape shape = model_.rnn_shape();
+    const double rows = static_cast<double>(batch_size) * longest;
+    auto gib = [](double bytes) {
+      char text[32];
+      std::snprintf(text, sizeof text, "%.1f GiB", bytes / (1u << 30));
+      return std::string(text);
+    };
+    const std::string what = "a batch of " + std::to_string(batch_size) + " reviews of up to " +
+                             std::to_string(longest) + " tokens";
+    if (rows > static_cast<double>(std::numeric_limits<int32_t>::max()))
+      fail(what + " has more than 2^31 tokens, beyond cuDNN's limits: lower --batch-size or --max-len");
+    const std::vector<int> lengths(static_cast<size_t>(batch_size), longest);
+    const double temp = static_cast<double>(std::max(rnn_.temp_space_bytes(lengths, false, true),
+                                                     rnn_.temp_space_bytes(lengths, true, true)));
+    const double element = static_cast<double>(rnn_.element_bytes());
+    // x and dx (embedding width), y and the zero dy (output width), tokens and the
+    // embedding-gradient workspace (about 24 bytes a row), final states and their gradients.
+    const double activations = rows * (2.0 * model_.embed + 2.0 * shape.output()) * element + rows * 24.0;
+    const double states = 6.0 * shape.layers * shape.dirs * static_cast<double>(batch_size) * shape.hidden * 4.0;
+    const double need = temp + activations + states;
+    size_t free_bytes = 0, total_bytes = 0;
+    CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+    const double usable = 0.9 * static_cast<double>(free_bytes);  // headroom for cuBLAS and fragmentation
+    if (need > usable) {
+      const long fits = static_cast<long>(batch_size * (usable / need));
+      fail(what + " needs about " + gib(need) + " of GPU memory (cuDNN workspace " + gib(temp) + "), but " +
+           gib(static_cast<double>(free_bytes)) + " is free on " + device_name_ + ": lower --batch-size (about " +
+           std::to_string(std::max(0L, fits)) + " fits) or --max-len");
+    }
+  }
+
   void set_state(const TrainState& state) override {
     if (state.params.size() != canonical_.total || state.adam_m.size() != canonical_.total ||
         state.adam_v.size() != canonical_.total)
@@ -168,6 +215,7 @@ class CudaBackend final : public Backend {
     params_.upload(to_device_layout(state.params), stream_.get());
     m_.upload(to_device_layout(state.adam_m), stream_.get());
     v_.upload(to_device_layout(state.adam_v), stream_.get());
+    guard_.zero(stream_.get());  // skips counted so far belong to the replaced state
     stream_.synchronize();  // the host vectors are temporaries
     adam_step_ = state.adam_step;
     dropout_seed_ = state.dropout_rng[0];
@@ -176,6 +224,7 @@ class CudaBackend final : public Backend {
   }
 
   TrainState state() override {
+    fold_guard();
     TrainState state;
     state.params = to_canonical_layout(params_.download(stream_.get()));
     state.adam_m = to_canonical_layout(m_.download(stream_.get()));
@@ -208,6 +257,21 @@ class CudaBackend final : public Backend {
     rnn_options.dropout = model.rnn_dropout;
     rnn_options.seed = seed ^ 0x9e3779b97f4a7c15ULL;
     return CudnnRnn(cudnn_.get(), model.rnn_shape(), rnn_options);
+  }
+
+  // Moves the device's skipped-step counters into host_stats_ and adam_step_ (a wait).
+  void fold_guard() {
+    NonfiniteGuard guard{};
+    CUDA_CHECK(cudaMemcpyAsync(&guard, guard_.data(), sizeof guard, cudaMemcpyDeviceToHost, stream_.get()));
+    stream_.synchronize();
+    if (guard.skipped > 0) {
+      if (host_stats_.skipped == 0) host_stats_.first_skipped = guard_steps_folded_ + guard.first_skipped;
+      host_stats_.skipped += guard.skipped;
+      host_stats_.count -= guard.skipped_reviews;
+      adam_step_ -= guard.skipped;
+    }
+    guard_steps_folded_ += guard.steps;
+    guard_.zero(stream_.get());
   }
 
   const TokenSet& attached(Slot slot, const DeviceSplit** split) const {
@@ -444,6 +508,8 @@ class CudaBackend final : public Backend {
   DeviceBuffer<double> loss_sum_, clip_partials_, clip_sum_;
   DeviceBuffer<unsigned long long> correct_;
   DeviceBuffer<float> clip_scale_;
+  DeviceBuffer<NonfiniteGuard> guard_;
+  int64_t guard_steps_folded_ = 0;  // train steps already folded since the last take_stats
 
   // Per-batch scratch, grown as needed and reused.
   int64_t rows_ = 0;

@@ -31,6 +31,10 @@ struct BatchStats {
   int64_t count = 0;
   int64_t real_tokens = 0;
   int64_t computed_tokens = 0;
+  // Training steps whose loss or gradient was not finite: the backend made no parameter or
+  // Adam update for them, and their loss is not in loss_sum (GPU: see docs/RELIABILITY.md).
+  int64_t skipped = 0;
+  int64_t first_skipped = -1;  // index among the train steps since the last take_stats()
 };
 
 // Which dataset slot a batch indexes into.
@@ -44,6 +48,9 @@ struct BackendOptions {
   int device_index = 0;
   int threads = 0;  // CPU: BLAS threads; 0 = library default
   std::string profile_steps;  // GPU: "A:B" runs cudaProfilerStart before step A, Stop after B
+  // Test hook (RNNB_INJECT_NAN_AT_STEP): the n-th train_step of this backend (1-based)
+  // gets a NaN in its gradient. 0 = never.
+  int64_t inject_nan_at_step = 0;
 };
 
 class Backend {
@@ -63,6 +70,10 @@ class Backend {
 
   // Returns and clears the accumulated stats (the only point that waits for the device).
   virtual BatchStats take_stats() = 0;
+
+  // Throws Error, saying what to lower, when batches of `batch_size` reviews of up to
+  // `longest` tokens would not fit in the device's free memory. The CPU has nothing to check.
+  virtual void check_memory(int batch_size, int longest) {}
 
   virtual void set_state(const TrainState& state) = 0;
   virtual TrainState state() = 0;

@@ -22,6 +22,14 @@ struct RunProgress {
   double best_val_loss = std::numeric_limits<double>::infinity();
   int32_t best_epoch = 0;
   std::array<uint64_t, 4> epoch_rng{};  // the batch-order RNG at the start of the current epoch
+  // The current epoch's training stats and seconds up to next_batch, so an epoch resumed
+  // mid-way reports the same train loss and accuracy as one that was not interrupted.
+  BatchStats epoch_stats;
+  double epoch_seconds = 0.0;
+  // The learning rate in force (0 = the configured one; --lr-plateau lowers it) and the
+  // epochs without improvement since it last changed.
+  float lr = 0.0f;
+  int32_t plateau_wait = 0;
 };
 
 struct Checkpoint {

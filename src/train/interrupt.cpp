@@ -5,8 +5,20 @@
 
 namespace rnnb {
 namespace {
+
 volatile std::sig_atomic_t g_interrupted = 0;
-extern "C" void on_signal(int) { g_interrupted = 1; }
+
+// First signal: raise the flag. Second: the user insists, so take the default action
+// (termination by that signal) without waiting for the next step boundary.
+extern "C" void on_signal(int signal_number) {
+  if (g_interrupted) {
+    std::signal(signal_number, SIG_DFL);
+    std::raise(signal_number);
+    return;
+  }
+  g_interrupted = 1;
+}
+
 }  // namespace
 
 void install_interrupt_handlers() {
@@ -18,6 +30,7 @@ void install_interrupt_handlers() {
 }
 
 bool interrupt_requested() { return g_interrupted != 0; }
+void request_interrupt() { g_interrupted = 1; }
 void clear_interrupt() { g_interrupted = 0; }
 
 }  // namespace rnnb

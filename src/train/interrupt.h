@@ -1,5 +1,7 @@
 // Ctrl-C and SIGTERM during training: the handler only raises a flag; the trainer checks it
-// at each step boundary, saves a resumable checkpoint and stops.
+// at each step boundary (and between evaluation batches), saves a resumable checkpoint and
+// stops. A second signal while the first is being handled ends the process at once (the
+// checkpoint files are written atomically, so that never leaves a damaged one).
 #pragma once
 
 #include <string>
@@ -10,7 +12,8 @@ namespace rnnb {
 
 void install_interrupt_handlers();
 bool interrupt_requested();
-void clear_interrupt();  // tests
+void request_interrupt();  // as if a signal arrived (the RNNB_INTERRUPT_AFTER_STEPS hook)
+void clear_interrupt();    // tests
 
 // Thrown once the resumable checkpoint is safely written; the CLI exits with code 130.
 class Interrupted : public Error {

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <iostream>
 
 #include "train/interrupt.h"
@@ -34,23 +36,49 @@ class MetricsLog {
   std::string path_, text_;
 };
 
-std::string read_text_or_empty(const std::string& path) {
+// The metrics lines a resumed run keeps: the epochs its checkpoint has completed. Lines of
+// later epochs (written just before a crash, ahead of last.ckpt) and earlier test lines
+// are dropped, so the resumed file reads like that of an uninterrupted run.
+std::string metrics_up_to(const std::string& path, int epochs_done) {
   if (!file_exists(path)) return "";
   const std::vector<uint8_t> bytes = read_file_bytes(path);
-  return {bytes.begin(), bytes.end()};
+  const std::string text(bytes.begin(), bytes.end());
+  std::string kept;
+  size_t begin = 0;
+  while (begin < text.size()) {
+    size_t end = text.find('\n', begin);
+    if (end == std::string::npos) break;  // a partial last line cannot occur, but is dropped
+    const std::string line = text.substr(begin, end - begin);
+    begin = end + 1;
+    if (line.rfind("{\"event\":\"epoch\",\"epoch\":", 0) != 0) continue;
+    const int epoch = std::atoi(line.c_str() + std::strlen("{\"event\":\"epoch\",\"epoch\":"));
+    if (epoch >= 1 && epoch <= epochs_done) kept += line + "\n";
+  }
+  return kept;
+}
+
+void add_stats(BatchStats& into, const BatchStats& s) {
+  into.loss_sum += s.loss_sum, into.correct += s.correct, into.count += s.count;
+  into.real_tokens += s.real_tokens, into.computed_tokens += s.computed_tokens;
+  into.skipped += s.skipped;
 }
 
 }  // namespace
 
 EvalResult evaluate_split(Backend& backend, Slot slot, const TokenSet& set, int batch_size,
-                          Padding padding) {
+                          Padding padding, bool stop_on_interrupt) {
   const auto start = Clock::now();
   Rng unused(0);
   backend.take_stats();
-  for (const Batch& batch : make_batches(set, batch_size, BatchOrder::Sequential, padding, unused))
-    backend.evaluate(slot, batch, nullptr);
-  const BatchStats stats = backend.take_stats();
   EvalResult result;
+  for (const Batch& batch : make_batches(set, batch_size, BatchOrder::Sequential, padding, unused)) {
+    if (stop_on_interrupt && interrupt_requested()) {
+      result.interrupted = true;
+      break;
+    }
+    backend.evaluate(slot, batch, nullptr);
+  }
+  const BatchStats stats = backend.take_stats();
   result.seconds = seconds_since(start);
   result.count = stats.count;
   if (stats.count > 0) {
@@ -77,10 +105,17 @@ void Trainer::save(const std::string& name, const TrainState& state, const RunPr
   save_checkpoint(options_.out_dir + "/" + name, checkpoint);
 }
 
+int Trainer::longest_review() const {
+  int longest = 1;
+  for (const TokenSet* set : {&train_, &validation_, &test_})
+    for (size_t i = 0; i < set->size(); ++i) longest = std::max(longest, set->length(i));
+  return longest;
+}
+
 TrainSummary Trainer::run(const Checkpoint* resume) {
   make_directories(options_.out_dir);
   const std::string metrics_path = options_.out_dir + "/metrics.jsonl";
-  MetricsLog metrics(metrics_path, resume ? read_text_or_empty(metrics_path) : "");
+  const std::string resume_command = "rnnbench train --resume " + options_.out_dir + "/last.ckpt";
 
   RunProgress progress;
   Rng data_rng(options_.seed ^ 0x243f6a8885a308d3ULL);
@@ -90,9 +125,23 @@ TrainSummary Trainer::run(const Checkpoint* resume) {
     progress = resume->progress;
     data_rng.set_state(progress.epoch_rng);
     const std::string best_path = options_.out_dir + "/best.ckpt";
-    if (file_exists(best_path)) best_state = load_checkpoint(best_path).state;
+    if (progress.best_epoch > 0) {
+      // best.ckpt must be the one this checkpoint's progress knows; a later one (written
+      // just before a crash, ahead of last.ckpt) is rewritten when that epoch runs again.
+      if (file_exists(best_path)) {
+        Checkpoint best = load_checkpoint(best_path);
+        if (best.progress.best_epoch == progress.best_epoch) best_state = std::move(best.state);
+      }
+      if (best_state.params.empty())
+        std::cerr << "warning: " << best_path << " is missing or from another epoch than the best (" << progress.best_epoch
+                  << "); the test evaluation uses the best of the epochs still to run, or the last\n";
+    }
     std::cerr << "resuming at epoch " << progress.epochs_done + 1 << ", batch " << progress.next_batch << "\n";
   }
+  MetricsLog metrics(metrics_path, resume ? metrics_up_to(metrics_path, progress.epochs_done) : "");
+  if (progress.lr <= 0.0f) progress.lr = base_.optim.lr;  // a fresh run, or a checkpoint without it
+
+  backend_.check_memory(options_.batch_size, longest_review());
 
   TrainSummary summary;
   double train_seconds_total = 0.0;
@@ -100,60 +149,99 @@ TrainSummary Trainer::run(const Checkpoint* resume) {
   install_interrupt_handlers();
 
   for (int epoch = progress.epochs_done; epoch < options_.epochs; ++epoch) {
+    if (options_.patience > 0 && progress.best_epoch > 0 && epoch - progress.best_epoch >= options_.patience) {
+      std::printf("early stopping: no validation improvement in %d epochs (best epoch %d)\n", options_.patience,
+                  progress.best_epoch);
+      summary.stopped_early = true;
+      break;
+    }
     progress.epoch_rng = data_rng.state();
     const std::vector<Batch> batches =
         make_batches(train_, options_.batch_size, options_.batching, options_.padding, data_rng);
     ProgressBar bar(options_.progress, "epoch " + std::to_string(epoch + 1), static_cast<int>(batches.size()));
     backend_.take_stats();
     const auto start = Clock::now();
-    BatchStats shown;
+    // A resumed epoch continues the stats and seconds of its first part.
+    BatchStats epoch_stats = progress.next_batch > 0 ? progress.epoch_stats : BatchStats{};
+    const double seconds_before = progress.next_batch > 0 ? progress.epoch_seconds : 0.0;
+    size_t window_start = static_cast<size_t>(progress.next_batch);  // first batch since the last take_stats
+    const int64_t epoch_first_step = progress.global_step - progress.next_batch;
+
+    // Takes the backend's stats since the last call; a skipped (non-finite) step stops the
+    // run unless --skip-nonfinite. Nothing is saved then: the checkpoints on disk are from
+    // before the fault.
+    auto collect = [&](size_t next) {
+      const BatchStats s = backend_.take_stats();
+      if (s.skipped > 0 && !options_.skip_nonfinite) {
+        const size_t batch = window_start + static_cast<size_t>(std::max<int64_t>(0, s.first_skipped)) + 1;
+        bar.finish();
+        fail("non-finite loss or gradient at epoch " + std::to_string(epoch + 1) + ", batch " + std::to_string(batch) +
+             " (step " + std::to_string(epoch_first_step + static_cast<int64_t>(batch)) +
+             "); training stopped, the checkpoints in " + options_.out_dir +
+             " are from before it (lower --lr, set --clip-norm, or pass --skip-nonfinite to skip such steps)");
+      }
+      add_stats(epoch_stats, s);
+      window_start = next;
+    };
+
     for (size_t i = static_cast<size_t>(progress.next_batch); i < batches.size(); ++i) {
-      backend_.train_step(Slot::Train, batches[i], base_.optim.lr);
+      backend_.train_step(Slot::Train, batches[i], progress.lr);
       ++progress.global_step;
+      if (options_.interrupt_after_steps > 0 && progress.global_step == options_.interrupt_after_steps)
+        request_interrupt();
       if (interrupt_requested()) {
+        collect(i + 1);
         progress.next_batch = static_cast<int32_t>(i + 1);
+        progress.epoch_stats = epoch_stats;
+        progress.epoch_seconds = seconds_before + seconds_since(start);
         bar.finish();
         save("last.ckpt", backend_.state(), progress);
-        throw Interrupted("interrupted at epoch " + std::to_string(epoch + 1) + ", batch " +
-                          std::to_string(i + 1) + "; resume with: rnnbench train --resume " +
-                          options_.out_dir + "/last.ckpt");
+        throw Interrupted("interrupted at epoch " + std::to_string(epoch + 1) + ", batch " + std::to_string(i + 1) +
+                          "; resume with: " + resume_command);
       }
       if (options_.progress && (i % 20 == 19 || i + 1 == batches.size())) {
-        const BatchStats s = backend_.take_stats();
-        shown.loss_sum += s.loss_sum, shown.correct += s.correct, shown.count += s.count;
-        shown.real_tokens += s.real_tokens, shown.computed_tokens += s.computed_tokens;
+        collect(i + 1);
         char status[96];
-        std::snprintf(status, sizeof status, "loss %.4f acc %.3f", shown.loss_sum / std::max<int64_t>(1, shown.count),
-                      static_cast<double>(shown.correct) / std::max<int64_t>(1, shown.count));
+        std::snprintf(status, sizeof status, "loss %.4f acc %.3f", epoch_stats.loss_sum / std::max<int64_t>(1, epoch_stats.count),
+                      static_cast<double>(epoch_stats.correct) / std::max<int64_t>(1, epoch_stats.count));
         bar.update(static_cast<int>(i + 1), status);
       }
     }
-    BatchStats stats = backend_.take_stats();
-    stats.loss_sum += shown.loss_sum, stats.correct += shown.correct, stats.count += shown.count;
-    stats.real_tokens += shown.real_tokens, stats.computed_tokens += shown.computed_tokens;
-    const double train_seconds = seconds_since(start);
+    collect(batches.size());
+    const BatchStats stats = epoch_stats;
+    const double train_seconds = seconds_before + seconds_since(start);
     bar.finish();
     train_seconds_total += train_seconds;
     train_tokens_total += stats.real_tokens;
 
-    const EvalResult val = evaluate_split(backend_, Slot::Validation, validation_, options_.batch_size, options_.padding);
+    const EvalResult val = evaluate_split(backend_, Slot::Validation, validation_, options_.batch_size,
+                                          options_.padding, /*stop_on_interrupt=*/true);
+    if (val.interrupted) {
+      // Every batch is trained: resuming runs this validation again.
+      progress.next_batch = static_cast<int32_t>(batches.size());
+      progress.epoch_stats = epoch_stats;
+      progress.epoch_seconds = train_seconds;
+      save("last.ckpt", backend_.state(), progress);
+      throw Interrupted("interrupted during the validation of epoch " + std::to_string(epoch + 1) +
+                        "; resume with: " + resume_command);
+    }
+    const bool has_validation = val.count > 0;
+    if (has_validation && !std::isfinite(val.loss))
+      fail("the validation loss of epoch " + std::to_string(epoch + 1) +
+           " is not finite: the parameters have overflowed; training stopped, the checkpoints in " + options_.out_dir +
+           " are from before it (lower --lr or set --clip-norm)");
     progress.epochs_done = epoch + 1;
     progress.next_batch = 0;
-    const bool has_validation = val.count > 0;
+    progress.epoch_stats = BatchStats{};
+    progress.epoch_seconds = 0.0;
     const bool improved = !has_validation || val.loss < progress.best_val_loss;
-    TrainState state = backend_.state();
-    if (improved) {
-      progress.best_val_loss = has_validation ? val.loss : progress.best_val_loss;
-      progress.best_epoch = epoch + 1;
-      best_state = state;
-      save("best.ckpt", state, progress);
-    }
-    progress.epoch_rng = data_rng.state();
-    save("last.ckpt", state, progress);
 
     const double train_loss = stats.count ? stats.loss_sum / stats.count : 0.0;
     const double train_acc = stats.count ? static_cast<double>(stats.correct) / stats.count : 0.0;
     const double tokens_per_second = stats.real_tokens / std::max(train_seconds, 1e-9);
+    // The metrics line first, then best.ckpt, then last.ckpt: a crash in between leaves a
+    // last.ckpt from before this epoch, and resuming from it drops this line and redoes
+    // the epoch (see metrics_up_to).
     metrics.append(JsonLine()
                        .add("event", "epoch")
                        .add("epoch", epoch + 1)
@@ -166,17 +254,47 @@ TrainSummary Trainer::run(const Checkpoint* resume) {
                        .add("tokens_per_s", tokens_per_second)
                        .add("real_tokens", stats.real_tokens)
                        .add("computed_tokens", stats.computed_tokens)
+                       .add("skipped_steps", stats.skipped)
+                       .add("lr", static_cast<double>(progress.lr))
                        .add("best", improved));
-    std::printf("epoch %d/%d  train loss %.4f acc %.2f%%  val loss %.4f acc %.2f%%  %.0f tok/s  %.1f s%s\n",
-                epoch + 1, options_.epochs, train_loss, 100 * train_acc, val.loss, 100 * val.accuracy,
-                tokens_per_second, train_seconds, improved ? "  *" : "");
+    TrainState state = backend_.state();
+    if (improved) {
+      progress.best_val_loss = has_validation ? val.loss : progress.best_val_loss;
+      progress.best_epoch = epoch + 1;
+      best_state = state;
+      save("best.ckpt", state, progress);
+    }
+    // --lr-plateau: the halved rate applies from the next epoch and is saved with it.
+    const float epoch_lr = progress.lr;
+    if (improved) {
+      progress.plateau_wait = 0;
+    } else if (options_.lr_plateau > 0 && ++progress.plateau_wait >= options_.lr_plateau) {
+      progress.lr *= 0.5f;
+      progress.plateau_wait = 0;
+    }
+    progress.epoch_rng = data_rng.state();
+    save("last.ckpt", state, progress);
+
+    std::printf("epoch %d/%d  train loss %.4f acc %.2f%%  val loss %.4f acc %.2f%%  %.0f tok/s  %.1f s%s", epoch + 1,
+                options_.epochs, train_loss, 100 * train_acc, val.loss, 100 * val.accuracy, tokens_per_second,
+                train_seconds, improved ? "  *" : "");
+    if (stats.skipped > 0) std::printf("  (%lld non-finite steps skipped)", static_cast<long long>(stats.skipped));
+    if (progress.lr != epoch_lr) std::printf("  (learning rate now %g)", static_cast<double>(progress.lr));
+    std::printf("\n");
     std::fflush(stdout);
     ++summary.epochs_run;
+    if (interrupt_requested())
+      throw Interrupted("interrupted after epoch " + std::to_string(epoch + 1) + "; resume with: " + resume_command);
   }
 
   // Test accuracy of the best checkpoint.
   if (!best_state.params.empty()) backend_.set_state(best_state);
-  summary.test = evaluate_split(backend_, Slot::Test, test_, options_.batch_size, options_.padding);
+  summary.test = evaluate_split(backend_, Slot::Test, test_, options_.batch_size, options_.padding,
+                                /*stop_on_interrupt=*/true);
+  if (summary.test.interrupted)
+    throw Interrupted("interrupted during the test evaluation (training is complete); resume with: " +
+                      resume_command + ", or evaluate with: rnnbench eval --checkpoint " + options_.out_dir +
+                      "/best.ckpt");
   summary.best_epoch = progress.best_epoch;
   summary.best_val_loss = progress.best_val_loss;
   summary.mean_epoch_seconds = summary.epochs_run ? train_seconds_total / summary.epochs_run : 0.0;
@@ -188,6 +306,7 @@ TrainSummary Trainer::run(const Checkpoint* resume) {
                      .add("test_loss", summary.test.loss)
                      .add("test_acc", summary.test.accuracy)
                      .add("test_count", summary.test.count)
+                     .add("stopped_early", summary.stopped_early)
                      .add("mean_epoch_seconds", summary.mean_epoch_seconds)
                      .add("tokens_per_s", summary.tokens_per_second));
   std::printf("test (best epoch %d): loss %.4f  accuracy %.2f%% on %lld reviews\n", summary.best_epoch,

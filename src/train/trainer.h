@@ -14,12 +14,23 @@ namespace rnnb {
 
 struct TrainOptions {
   int epochs = 5;
+  // Early stopping: stop once the validation loss has not improved for this many epochs.
+  int patience = 0;
+  // Halve the learning rate once the validation loss has not improved for this many epochs
+  // (counted again from each halving). 0 = off for both.
+  int lr_plateau = 0;
   int batch_size = 64;
   BatchOrder batching = BatchOrder::Bucket;
   Padding padding = Padding::None;
   uint64_t seed = 1;
   std::string out_dir = "results/train/latest";
   bool progress = false;
+  // A step with a non-finite loss or gradient: false stops training with an error (the
+  // checkpoints on disk stay those from before it); true skips the step and counts it.
+  bool skip_nonfinite = false;
+  // Test hook (RNNB_INTERRUPT_AFTER_STEPS): behave as if SIGINT arrived once this global
+  // step is done. 0 = never.
+  int64_t interrupt_after_steps = 0;
 };
 
 struct EvalResult {
@@ -28,10 +39,12 @@ struct EvalResult {
   int64_t count = 0;
   double seconds = 0.0;
   double tokens_per_second = 0.0;
+  bool interrupted = false;  // stopped early by a signal (only with stop_on_interrupt)
 };
 
 struct TrainSummary {
   int epochs_run = 0;
+  bool stopped_early = false;  // by --patience
   int best_epoch = 0;
   double best_val_loss = 0.0;
   double mean_epoch_seconds = 0.0;  // training part of each epoch
@@ -41,8 +54,9 @@ struct TrainSummary {
 
 // Evaluates a whole split in sequential batches (the run's batch size and padding, so
 // padded models see the padding they were trained with).
+// With stop_on_interrupt, a pending Ctrl-C/SIGTERM ends it early with `interrupted` set.
 EvalResult evaluate_split(Backend& backend, Slot slot, const TokenSet& set, int batch_size,
-                          Padding padding);
+                          Padding padding, bool stop_on_interrupt = false);
 
 class Trainer {
  public:
@@ -55,6 +69,7 @@ class Trainer {
 
  private:
   void save(const std::string& name, const TrainState& state, const RunProgress& progress);
+  int longest_review() const;
 
   Backend& backend_;
   const TokenSet& train_;
