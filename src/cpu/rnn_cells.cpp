@@ -3,7 +3,7 @@
 // wider vectors shorten each time step.
 #include "cpu/rnn_cells.h"
 
-#define RNNB_CELL_CLONES __attribute__((target_clones("avx512f", "avx2", "default"), flatten))
+#define RNNB_CELL_CLONES RNNB_CPU_CLONES __attribute__((flatten))
 
 namespace rnnb::rnn_cells {
 

@@ -42,12 +42,12 @@ inline float tanh_approx(float x) {
 
 }  // namespace
 
-__attribute__((target_clones("avx512f", "avx2", "default")))
+RNNB_CPU_CLONES
 void tanh_inplace(float* v, int n) {
   for (int j = 0; j < n; ++j) v[j] = tanh_approx(v[j]);
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default")))
+RNNB_CPU_CLONES
 void sigmoid_inplace(float* v, int n) {
   for (int j = 0; j < n; ++j) v[j] = 1.0f / (1.0f + exp_approx(-v[j]));
 }
