@@ -1,105 +1,75 @@
-// Throughput of the CPU recurrent stack on the default model's shape (embed 128, hidden
-// 256, one layer, batch 64) over a realistic packed batch: lengths drawn between 100 and
-// 400 tokens and sorted, as the IMDB batches are. Reports real tokens/s and GFLOP/s.
+// Throughput of the CPU recurrent stack (CpuRnn, OpenBLAS) on the layer cases of
+// layer_cases.h: RNN (tanh, relu), GRU and LSTM, packed and padded, inference forward and
+// training forward + backward (data and weights), over batches of real IMDB review lengths.
+// Counters: real tokens/s, sequences/s, useful GFLOP/s, padding overhead (computed / real
+// tokens). bench_blas_ceiling times raw sgemm on the same shapes for the fraction reached.
+//
+//   bench_cpu_rnn [--quick] [--full] [--data=PATH] [Google Benchmark flags]
 #include <benchmark/benchmark.h>
 
-#include <algorithm>
-#include <functional>
+#include <cmath>
+#include <iostream>
 #include <vector>
 
 #include "cpu/rnn_cpu.h"
-#include "util/rng.h"
+#include "layer_cases.h"
 
-namespace rnnb {
+namespace rnnb::bench {
 namespace {
 
-constexpr int kEmbed = 128;
-constexpr int kHidden = 256;
-constexpr int kBatch = 64;
+void run_cpu_layer(benchmark::State& state, const LayerCase& c, const LengthHistogram& histogram) {
+  const LayerWorkload work(c, histogram);
+  const RnnShape shape = c.shape();
+  CpuRnn<float> rnn(shape);
 
-const Cell kCells[] = {Cell::RnnTanh, Cell::RnnRelu, Cell::Gru, Cell::Lstm};
+  const size_t rows = static_cast<size_t>(work.max_rows);
+  const size_t states = static_cast<size_t>(shape.layers) * shape.dirs * c.batch * shape.hidden;
+  const bool lstm = c.cell == Cell::Lstm;
+  std::vector<float> weights(shape.weight_count()), dweights(shape.weight_count(), 0.0f);
+  std::vector<float> x(rows * shape.input), dx(rows * shape.input), y(rows * shape.output()),
+      dy(rows * shape.output()), hy(states), cy(states), dhy(states), dcy(states);
+  fill_random(weights.data(), weights.size(), 1.0f / std::sqrt(static_cast<float>(shape.hidden)), 1);
+  fill_random(x.data(), x.size(), 1.0f, 2);
+  fill_random(dy.data(), dy.size(), 1e-3f, 3);
+  fill_random(dhy.data(), dhy.size(), 1e-3f, 4);
+  fill_random(dcy.data(), dcy.size(), 1e-3f, 5);
+  std::vector<std::vector<int>> steps;
+  for (const std::vector<int>& lengths : work.lengths) steps.push_back(step_batch_sizes(lengths, c.padded));
 
-struct Workload {
-  RnnShape shape;
-  std::vector<int> batch_sizes;
-  size_t tokens = 0;
-  std::vector<float> w, x, y, hy, cy, dy, dhy, dcy, dx, dw;
-
-  explicit Workload(Cell cell) : shape{cell, kEmbed, kHidden, 1, 1} {
-    Rng rng(2024);
-    std::vector<int> lens(kBatch);
-    for (int& len : lens) len = 100 + static_cast<int>(rng.below(301));
-    std::sort(lens.begin(), lens.end(), std::greater<int>());
-    for (int t = 0; t < lens[0]; ++t) {
-      int active = 0;
-      for (int len : lens) active += len > t ? 1 : 0;
-      batch_sizes.push_back(active);
-      tokens += active;
+  auto run_once = [&] {
+    for (const std::vector<int>& batch_sizes : steps) {
+      rnn.forward(weights.data(), x.data(), batch_sizes, y.data(), hy.data(), lstm ? cy.data() : nullptr,
+                  c.backward, nullptr);
+      if (c.backward)
+        rnn.backward(weights.data(), dy.data(), dhy.data(), lstm ? dcy.data() : nullptr, dx.data(),
+                     dweights.data());
     }
-    auto fill = [&](std::vector<float>& v, size_t n, float scale) {
-      v.resize(n);
-      for (float& e : v) e = rng.uniform(-scale, scale);
-    };
-    const size_t states = static_cast<size_t>(kBatch) * kHidden;
-    fill(w, shape.weight_count(), 0.0625f);  // 1/sqrt(H), as the initialisation uses
-    fill(x, tokens * kEmbed, 1.0f);
-    fill(dy, tokens * shape.output(), 1e-3f);
-    fill(dhy, states, 1e-3f);
-    fill(dcy, states, 1e-3f);
-    y.resize(tokens * shape.output());
-    hy.resize(states);
-    cy.resize(states);
-    dx.resize(x.size());
-    dw.assign(w.size(), 0.0f);
-  }
-
-  float* cy_or_null() { return shape.cell == Cell::Lstm ? cy.data() : nullptr; }
-  const float* dcy_or_null() const { return shape.cell == Cell::Lstm ? dcy.data() : nullptr; }
-
-  // Forward flops of one pass: 2*G*H*(I+H) per real token.
-  double forward_flops() const {
-    return 2.0 * shape.gates() * kHidden * (kEmbed + kHidden) * static_cast<double>(tokens);
-  }
-};
-
-void report(benchmark::State& state, const Workload& work, double flops_per_iteration) {
-  state.SetLabel(cell_name(work.shape.cell));
-  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) *
-                          static_cast<int64_t>(work.tokens));
-  state.counters["GFLOP/s"] = benchmark::Counter(flops_per_iteration * 1e-9,
-                                                 benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["tokens"] = static_cast<double>(work.tokens);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::DoNotOptimize(dweights.data());
+  };
+  run_once();  // warm-up: grows the stack's buffers to this case's size
+  for (auto _ : state) run_once();
+  set_throughput_counters(state, work.sequences, work.real, work.computed, work.flops);
 }
-
-void BM_RnnForward(benchmark::State& state) {
-  Workload work(kCells[state.range(0)]);
-  CpuRnn<float> rnn(work.shape);
-  for (auto _ : state) {
-    rnn.forward(work.w.data(), work.x.data(), work.batch_sizes, work.y.data(), work.hy.data(),
-                work.cy_or_null(), false, nullptr);
-    benchmark::DoNotOptimize(work.y.data());
-  }
-  report(state, work, work.forward_flops());
-}
-
-void BM_RnnForwardBackward(benchmark::State& state) {
-  Workload work(kCells[state.range(0)]);
-  CpuRnn<float> rnn(work.shape);
-  for (auto _ : state) {
-    rnn.forward(work.w.data(), work.x.data(), work.batch_sizes, work.y.data(), work.hy.data(),
-                work.cy_or_null(), true, nullptr);
-    rnn.backward(work.w.data(), work.dy.data(), work.dhy.data(), work.dcy_or_null(),
-                 work.dx.data(), work.dw.data());
-    benchmark::DoNotOptimize(work.dw.data());
-  }
-  report(state, work, 3.0 * work.forward_flops());  // backward counted as twice forward
-}
-
-// Argument: index into kCells (0 rnn-tanh, 1 rnn-relu, 2 gru, 3 lstm).
-BENCHMARK(BM_RnnForward)->DenseRange(0, 3)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_RnnForwardBackward)->DenseRange(0, 3)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
-}  // namespace rnnb
+}  // namespace rnnb::bench
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  using namespace rnnb::bench;
+  const Mode mode = parse_mode(argc, argv);
+  static const LengthHistogram lengths = layer_lengths(mode);
+  add_common_context(mode);
+  add_lengths_context(lengths);
+  for (const LayerCase& c : layer_sweep("cpu_layer", /*gpu=*/false, mode)) {
+    auto* b = benchmark::RegisterBenchmark(c.name("cpu_layer", false).c_str(),
+                                           [c](benchmark::State& state) { run_cpu_layer(state, c, lengths); });
+    b->Unit(benchmark::kMillisecond)->UseRealTime();
+    if (mode.quick) b->Iterations(2);
+  }
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
