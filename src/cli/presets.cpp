@@ -40,6 +40,45 @@ const std::vector<Preset>& presets() {
         {"dropout", "0.2"}, {"head-dropout", "0.2"}, {"max-vocab", "25002"}, {"min-freq", "1"},
         {"padding", "packed"}, {"batching", "bucket"}, {"lr", "0.001"}, {"batch-size", "64"}, {"epochs", "5"},
         {"val-fraction", "0.3"}}},
+      {"tutorial-rnncell",
+       "RNN-cell tutorial: reviews cut to 200 tokens and post-padded (to the batch's longest, about 200 with "
+       "bucketing), vocabulary 10,000 with min count 10, embedding 100, tanh RNN 300 classified from the last "
+       "padded position, a 256-unit ReLU layer, Adam 1e-4, batch 64, 5 epochs",
+       "about 50% test (it never learned)",
+       {{"cell", "rnn-tanh"}, {"embed", "100"}, {"hidden", "300"}, {"head-hidden", "256"}, {"max-len", "200"},
+        {"truncate", "post"}, {"padding", "post"}, {"max-vocab", "10002"}, {"min-freq", "10"}, {"lr", "0.0001"},
+        {"batch-size", "64"}, {"epochs", "5"}, {"batching", "bucket"}}},
+      {"keras-simplernn",
+       "Keras SimpleRNN: vocabulary 10,000, reviews pre-truncated and pre-padded to 500, embedding 32, two tanh RNN "
+       "layers of 32 (the original's 32 -> 16 stack needs two hidden sizes, which one cuDNN RNN descriptor cannot "
+       "hold), Adam 1e-3, batch 128, early stopping patience 5, learning rate halved after 3 epochs without "
+       "improvement",
+       "about 80-85% test (typical of Keras SimpleRNN tutorials of this shape; no single source)",
+       {{"cell", "rnn-tanh"}, {"embed", "32"}, {"hidden", "32"}, {"layers", "2"}, {"max-vocab", "10000"},
+        {"min-freq", "1"}, {"max-len", "500"}, {"truncate", "pre"}, {"padding", "pre"}, {"lr", "0.001"},
+        {"batch-size", "128"}, {"epochs", "30"}, {"patience", "5"}, {"lr-plateau", "3"}, {"batching", "bucket"}}},
+      {"best-lstm",
+       "the project's LSTM: bidirectional 256, mean and max of the outputs over the real tokens, embedding 128 with "
+       "dropout 0.25, head dropout 0.5, vocabulary 30,000 (min count 2), packed and bucketed, Adam 1e-3 with "
+       "clipping 1, learning rate halved after a flat epoch, early stopping",
+       "goal: >= 90.0% test",
+       {{"cell", "lstm"}, {"embed", "128"}, {"hidden", "256"}, {"layers", "1"}, {"bidirectional", "true"},
+        {"pool", "meanmax"}, {"embed-dropout", "0.25"}, {"head-dropout", "0.5"}, {"max-vocab", "30002"},
+        {"min-freq", "2"}, {"padding", "packed"}, {"batching", "bucket"}, {"lr", "0.001"}, {"clip-norm", "1"},
+        {"batch-size", "64"}, {"epochs", "8"}, {"lr-plateau", "1"}, {"patience", "3"}}},
+      {"best-gru", "best-lstm with a GRU", "goal: >= 90.0% test",
+       {{"cell", "gru"}, {"embed", "128"}, {"hidden", "256"}, {"layers", "1"}, {"bidirectional", "true"},
+        {"pool", "meanmax"}, {"embed-dropout", "0.25"}, {"head-dropout", "0.5"}, {"max-vocab", "30002"},
+        {"min-freq", "2"}, {"padding", "packed"}, {"batching", "bucket"}, {"lr", "0.001"}, {"clip-norm", "1"},
+        {"batch-size", "64"}, {"epochs", "8"}, {"lr-plateau", "1"}, {"patience", "3"}}},
+      {"best-rnn",
+       "the project's tanh RNN: best-lstm's recipe with hidden 128, Adam 5e-4 and clipping 0.5; packed sequences and "
+       "pooling over every real token give short gradient paths (see docs/ACCURACY.md)",
+       "goal: >= 87% test",
+       {{"cell", "rnn-tanh"}, {"embed", "128"}, {"hidden", "128"}, {"layers", "1"}, {"bidirectional", "true"},
+        {"pool", "meanmax"}, {"embed-dropout", "0.25"}, {"head-dropout", "0.5"}, {"max-vocab", "30002"},
+        {"min-freq", "2"}, {"padding", "packed"}, {"batching", "bucket"}, {"lr", "0.0005"}, {"clip-norm", "0.5"},
+        {"batch-size", "64"}, {"epochs", "10"}, {"lr-plateau", "1"}, {"patience", "3"}}},
   };
   return table;
 }

@@ -89,6 +89,9 @@ ModelConfig model_config(const Options& o, int vocab_size) {
   m.bidirectional = o.flag("bidirectional");
   m.rnn_dropout = static_cast<float>(o.number("dropout", 0.0, 0.95));
   m.head_dropout = static_cast<float>(o.number("head-dropout", 0.0, 0.95));
+  m.pool = parse_pool(o.text("pool"));
+  m.embed_dropout = static_cast<float>(o.number("embed-dropout", 0.0, 0.95));
+  m.head_hidden = o.integer("head-hidden", 0, 65536);
   return m;
 }
 
@@ -103,6 +106,8 @@ OptimConfig optim_config(const Options& o) {
 TrainOptions train_options(const Options& o) {
   TrainOptions t;
   t.epochs = o.integer("epochs", 1, 100000);
+  t.patience = o.integer("patience", 0, 100000);
+  t.lr_plateau = o.integer("lr-plateau", 0, 100000);
   t.batch_size = o.integer("batch-size", 1, 1 << 20);
   t.batching = parse_batch_order(o.text("batching"));
   t.padding = parse_padding(o.text("padding"));

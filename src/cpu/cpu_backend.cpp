@@ -43,31 +43,39 @@ class CpuBackend final : public Backend {
     forward(set, batch, /*train=*/true, nullptr);
     const double batch_loss = stats_.loss_sum - before.loss_sum;
 
-    // Head backward: logits = features W^T + b.
-    const int B = batch.size(), F = model_.features(), C = model_.classes;
+    // Head backward (model/cpu_ops.h): every head gradient is overwritten.
+    const int B = batch.size(), F = model_.features(), C = model_.classes, N = model_.head_hidden;
     float* params = state_.params.data();
     float* grad = grad_.data();
     std::fill(grad_.begin(), grad_.end(), 0.0f);
-    gemm(Trans::Yes, Trans::No, C, F, B, 1.0f, dlogits_.data(), C, dropped_.data(), F, 0.0f,
-         grad + layout_.head_w, F);
-    for (int b = 0; b < B; ++b)
-      for (int c = 0; c < C; ++c) grad[layout_.head_b + c] += dlogits_[b * C + c];
     dfeatures_.resize(static_cast<size_t>(B) * F);
-    gemm(Trans::No, Trans::No, B, F, C, 1.0f, dlogits_.data(), C, params + layout_.head_w, F,
-         0.0f, dfeatures_.data(), F);
+    dact_.resize(static_cast<size_t>(B) * N);
+    head_backward(dropped_.data(), act_.data(), dlogits_.data(), B, F, N, C, params + layout_.hidden_w,
+                  params + layout_.head_w, grad + layout_.hidden_w, grad + layout_.hidden_b, grad + layout_.head_w,
+                  grad + layout_.head_b, dfeatures_.data(), dact_.data());
     for (size_t i = 0; i < dfeatures_.size(); ++i) dfeatures_[i] *= mask_[i];
 
-    // Into the top layer's final states, then through the recurrent stack.
+    // Into the top layer's final states (last) or its outputs (pooling), then through the
+    // recurrent stack.
     const RnnShape shape = model_.rnn_shape();
     const int H = model_.hidden;
-    dhy_.assign(static_cast<size_t>(shape.layers) * shape.dirs * B * H, 0.0f);
-    for (int d = 0; d < shape.dirs; ++d) {
-      float* block = dhy_.data() + (static_cast<size_t>(shape.layers - 1) * shape.dirs + d) * B * H;
-      for (int b = 0; b < B; ++b)
-        std::copy_n(dfeatures_.data() + static_cast<size_t>(b) * F + d * H, H, block + static_cast<size_t>(b) * H);
-    }
     dx_.resize(x_.size());
-    rnn_.backward(params + layout_.rnn, nullptr, dhy_.data(), nullptr, dx_.data(), grad + layout_.rnn);
+    if (model_.pool == Pool::Last) {
+      dhy_.assign(static_cast<size_t>(shape.layers) * shape.dirs * B * H, 0.0f);
+      for (int d = 0; d < shape.dirs; ++d) {
+        float* block = dhy_.data() + (static_cast<size_t>(shape.layers - 1) * shape.dirs + d) * B * H;
+        for (int b = 0; b < B; ++b)
+          std::copy_n(dfeatures_.data() + static_cast<size_t>(b) * F + d * H, H, block + static_cast<size_t>(b) * H);
+      }
+      rnn_.backward(params + layout_.rnn, nullptr, dhy_.data(), nullptr, dx_.data(), grad + layout_.rnn);
+    } else {
+      dy_.resize(y_.size());
+      pool_backward(model_.pool, dfeatures_.data(), shape.output(), step_offsets_.data(), batch.lengths.data(), B,
+                    batch.steps, batch.padding, argmax_.data(), dy_.data());
+      rnn_.backward(params + layout_.rnn, dy_.data(), nullptr, nullptr, dx_.data(), grad + layout_.rnn);
+    }
+    if (embed_dropped_)
+      for (size_t i = 0; i < dx_.size(); ++i) dx_[i] *= embed_mask_[i];
     embedding_backward(dx_.data(), model_.embed, tokens_.data(), static_cast<int64_t>(tokens_.size()),
                        grad + layout_.embedding);
 
@@ -132,6 +140,12 @@ class CpuBackend final : public Backend {
     const int64_t n = static_cast<int64_t>(tokens_.size());
     x_.resize(static_cast<size_t>(n) * E);
     embedding_forward(params + layout_.embedding, E, tokens_.data(), n, x_.data());
+    embed_dropped_ = train && model_.embed_dropout > 0.0f;
+    if (embed_dropped_) {
+      embed_mask_.resize(x_.size());
+      dropout_forward(x_.data(), static_cast<int64_t>(x_.size()), model_.embed_dropout, dropout_rng_, x_.data(),
+                      embed_mask_.data());  // in place: element i is read before it is written
+    }
 
     const std::vector<int> batch_sizes = batch.batch_sizes();
     y_.resize(static_cast<size_t>(n) * shape.output());
@@ -141,13 +155,21 @@ class CpuBackend final : public Backend {
     rnn_.forward(params + layout_.rnn, x_.data(), batch_sizes, y_.data(), hy_.data(),
                  cy_.empty() ? nullptr : cy_.data(), train, &dropout_rng_);
 
-    // Features: the top layer's final state of each direction, side by side.
+    // Features: the top layer's final state of each direction, side by side, or a pooling of
+    // its outputs over each review's real positions.
     features_.resize(static_cast<size_t>(B) * F);
     const int H = shape.hidden;
-    for (int d = 0; d < shape.dirs; ++d) {
-      const float* block = hy_.data() + (static_cast<size_t>(shape.layers - 1) * shape.dirs + d) * B * H;
-      for (int b = 0; b < B; ++b)
-        std::copy_n(block + static_cast<size_t>(b) * H, H, features_.data() + static_cast<size_t>(b) * F + d * H);
+    if (model_.pool == Pool::Last) {
+      for (int d = 0; d < shape.dirs; ++d) {
+        const float* block = hy_.data() + (static_cast<size_t>(shape.layers - 1) * shape.dirs + d) * B * H;
+        for (int b = 0; b < B; ++b)
+          std::copy_n(block + static_cast<size_t>(b) * H, H, features_.data() + static_cast<size_t>(b) * F + d * H);
+      }
+    } else {
+      step_offsets_ = step_offsets_of(batch_sizes);
+      argmax_.resize(static_cast<size_t>(B) * shape.output());
+      pool_forward(model_.pool, y_.data(), shape.output(), step_offsets_.data(), batch.lengths.data(), B, batch.steps,
+                   batch.padding, features_.data(), argmax_.data());
     }
     dropped_.resize(features_.size());
     mask_.resize(features_.size());
@@ -155,9 +177,9 @@ class CpuBackend final : public Backend {
                     train ? model_.head_dropout : 0.0f, dropout_rng_, dropped_.data(), mask_.data());
 
     logits_.resize(static_cast<size_t>(B) * C);
-    for (int b = 0; b < B; ++b) std::copy_n(params + layout_.head_b, C, logits_.data() + static_cast<size_t>(b) * C);
-    gemm(Trans::No, Trans::Yes, B, C, F, 1.0f, dropped_.data(), F, params + layout_.head_w, F, 1.0f,
-         logits_.data(), C);
+    act_.resize(static_cast<size_t>(B) * model_.head_hidden);
+    head_forward(dropped_.data(), B, F, model_.head_hidden, C, params + layout_.hidden_w, params + layout_.hidden_b,
+                 params + layout_.head_w, params + layout_.head_b, act_.data(), logits_.data());
 
     labels_.resize(B);
     for (int b = 0; b < B; ++b) labels_[b] = set.labels[static_cast<size_t>(batch.reviews[b])];
@@ -185,6 +207,10 @@ class CpuBackend final : public Backend {
   std::vector<int32_t> tokens_;
   std::vector<uint8_t> labels_;
   std::vector<float> x_, y_, hy_, cy_, features_, dropped_, mask_, logits_, dlogits_, dfeatures_, dhy_, dx_;
+  std::vector<float> embed_mask_, act_, dact_, dy_;
+  std::vector<int64_t> step_offsets_;
+  std::vector<int32_t> argmax_;
+  bool embed_dropped_ = false;
 };
 
 }  // namespace

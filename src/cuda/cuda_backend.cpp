@@ -1,7 +1,8 @@
 // The cuDNN backend: the CPU backend's training step (cpu/cpu_backend.cpp) on the GPU.
 // Tokens are assembled on the device from splits copied there once; cuDNN runs the
 // recurrent stack, cuBLAS the head, the kernels in kernels/ everything else. All parameters
-// live in one flat device buffer [cuDNN weight space | embedding | head W | head b] with
+// live in one flat device buffer [cuDNN weight space | embedding | head W | head b |
+// hidden head W | hidden head b] with
 // gradient, Adam moments of the same layout, so clipping and Adam are one launch each.
 // Loss and accuracy accumulate on the device; take_stats() is the only wait for the GPU.
 #include <cuda_fp16.h>
@@ -24,6 +25,8 @@
 #include "dropout.h"
 #include "embedding.h"
 #include "pack.h"
+#include "pool.h"
+#include "relu.h"
 #include "softmax_xent.h"
 #include "train/backend.h"
 #include "util/error.h"
@@ -31,6 +34,9 @@
 namespace rnnb {
 namespace cuda {
 namespace {
+
+// Mixed into the dropout seed for the embedding dropout's stream (the head's uses the seed).
+constexpr uint64_t kEmbedDropoutStream = 0x6a09e667f3bcc908ULL;
 
 // A split resident on the device.
 struct DeviceSplit {
@@ -76,8 +82,10 @@ class CudaBackend final : public Backend {
     space_ = rnn_.weight_space_elements();
     embedding_ = space_;
     head_w_ = embedding_ + static_cast<size_t>(model.vocab_size) * model.embed;
-    head_b_ = head_w_ + static_cast<size_t>(model.classes) * model.features();
-    total_ = head_b_ + model.classes;
+    head_b_ = head_w_ + static_cast<size_t>(model.classes) * model.head_input();
+    hidden_w_ = head_b_ + model.classes;
+    hidden_b_ = hidden_w_ + static_cast<size_t>(model.head_hidden) * model.features();
+    total_ = hidden_b_ + model.head_hidden;
     params_.resize(total_);
     grad_.resize(total_);
     m_.resize(total_);
@@ -355,12 +363,23 @@ class CudaBackend final : public Backend {
     const size_t state_count = static_cast<size_t>(shape.layers) * shape.dirs * B * H;
     {
       NvtxRange range("embedding");
-      if (half_) {
+      embed_dropped_ = train && model_.embed_dropout > 0.0f;
+      if (half_ && !embed_dropped_) {
         grow(x_half_, x_count);
         embedding_gather(params_.data() + embedding_, E, tokens_.data(), rows_, x_half_.data(), stream);
       } else {
         grow(x_, x_count);
         embedding_gather(params_.data() + embedding_, E, tokens_.data(), rows_, x_.data(), stream);
+      }
+      if (embed_dropped_) {
+        // Its own stream: the head dropout's seed and step, with the seed mixed.
+        grow(embed_mask_, x_count);
+        dropout_forward(x_.data(), static_cast<int64_t>(x_count), model_.embed_dropout,
+                        dropout_seed_ ^ kEmbedDropoutStream, dropout_counter_, x_.data(), embed_mask_.data(), stream);
+        if (half_) {
+          grow(x_half_, x_count);
+          convert(x_.data(), x_half_.data(), x_count, stream);
+        }
       }
     }
     {
@@ -387,17 +406,40 @@ class CudaBackend final : public Backend {
       grow(dropped_, f_count);
       grow(mask_, f_count);
       grow(logits_, static_cast<size_t>(B) * C);
-      gather_final_hidden(hy_.data(), shape.layers, shape.dirs, B, H, features_.data(), stream);
+      if (model_.pool == Pool::Last) {
+        gather_final_hidden(hy_.data(), shape.layers, shape.dirs, B, H, features_.data(), stream);
+      } else {
+        const float* y = y_.data();
+        if (half_) {  // pooling reads fp32 outputs
+          grow(y_pool_, y_count);
+          convert(y_half_.data(), y_pool_.data(), y_count, stream);
+          y = y_pool_.data();
+        }
+        grow(argmax_, static_cast<size_t>(B) * shape.output());
+        pool_outputs(model_.pool, y, shape.output(), step_offsets_.data(), lengths_.data(), B, batch.steps,
+                     batch.padding, features_.data(), argmax_.data(), stream);
+      }
       const float p = train ? model_.head_dropout : 0.0f;
       dropout_forward(features_.data(), static_cast<int64_t>(f_count), p, dropout_seed_, dropout_counter_,
                       dropped_.data(), mask_.data(), stream);
       if (train) ++dropout_counter_;
-      // Row-major logits [B x C] = dropped [B x F] W^T + b; cuBLAS sees the column-major
-      // transposes: logits^T [C x B] = W [C x F] (stored as F x C) * dropped^T [F x B].
       ensure_ones(B);
       const float one = 1.0f, zero = 0.0f;
-      CUBLAS_CHECK(cublasSgemm(cublas_.get(), CUBLAS_OP_T, CUBLAS_OP_N, C, B, F, &one,
-                               params_.data() + head_w_, F, dropped_.data(), F, &zero, logits_.data(), C));
+      // Row-major out [B x M] = in [B x K] W^T + b is, for cuBLAS's column-major view,
+      // out^T [M x B] = W [M x K] (stored as K x M) * in^T [K x B].
+      const int N = model_.head_hidden, K = model_.head_input();
+      const float* head_in = dropped_.data();
+      if (N > 0) {
+        grow(act_, static_cast<size_t>(B) * N);
+        CUBLAS_CHECK(cublasSgemm(cublas_.get(), CUBLAS_OP_T, CUBLAS_OP_N, N, B, F, &one, params_.data() + hidden_w_,
+                                 F, dropped_.data(), F, &zero, act_.data(), N));
+        CUBLAS_CHECK(cublasSger(cublas_.get(), N, B, &one, params_.data() + hidden_b_, 1, ones_.data(), 1,
+                                act_.data(), N));
+        relu_forward(act_.data(), static_cast<int64_t>(B) * N, stream);
+        head_in = act_.data();
+      }
+      CUBLAS_CHECK(cublasSgemm(cublas_.get(), CUBLAS_OP_T, CUBLAS_OP_N, C, B, K, &one,
+                               params_.data() + head_w_, K, head_in, K, &zero, logits_.data(), C));
       CUBLAS_CHECK(cublasSger(cublas_.get(), C, B, &one, params_.data() + head_b_, 1, ones_.data(), 1,
                               logits_.data(), C));
     }
@@ -431,34 +473,68 @@ class CudaBackend final : public Backend {
     const size_t x_count = static_cast<size_t>(rows_) * E;
     grad_.zero(stream);
 
-    // Head: dW [C x F] = dlogits^T dropped; db = column sums of dlogits; df = dlogits W.
+    // Output layer on its input (the hidden layer's activations, or the features):
+    // dW [C x K] = dlogits^T in; db = column sums of dlogits; d(in) = dlogits W.
     const float one = 1.0f, zero = 0.0f;
-    CUBLAS_CHECK(cublasSgemm(cublas_.get(), CUBLAS_OP_N, CUBLAS_OP_T, F, C, B, &one, dropped_.data(), F,
-                             dlogits_.data(), C, &zero, grad_.data() + head_w_, F));
+    const int N = model_.head_hidden, K = model_.head_input();
+    const float* head_in = N > 0 ? act_.data() : dropped_.data();
+    CUBLAS_CHECK(cublasSgemm(cublas_.get(), CUBLAS_OP_N, CUBLAS_OP_T, K, C, B, &one, head_in, K,
+                             dlogits_.data(), C, &zero, grad_.data() + head_w_, K));
     CUBLAS_CHECK(cublasSgemv(cublas_.get(), CUBLAS_OP_N, C, B, &one, dlogits_.data(), C, ones_.data(), 1,
                              &zero, grad_.data() + head_b_, 1));
     grow(dfeatures_, static_cast<size_t>(B) * F);
-    CUBLAS_CHECK(cublasSgemm(cublas_.get(), CUBLAS_OP_N, CUBLAS_OP_N, F, B, C, &one, params_.data() + head_w_,
-                             F, dlogits_.data(), C, &zero, dfeatures_.data(), F));
+    if (N > 0) {
+      // Through the ReLU and the hidden layer: dW1 [N x F] = dact^T dropped, db1 = column
+      // sums of dact, df = dact W1.
+      grow(dact_, static_cast<size_t>(B) * N);
+      CUBLAS_CHECK(cublasSgemm(cublas_.get(), CUBLAS_OP_N, CUBLAS_OP_N, N, B, C, &one, params_.data() + head_w_,
+                               N, dlogits_.data(), C, &zero, dact_.data(), N));
+      relu_backward(act_.data(), dact_.data(), static_cast<int64_t>(B) * N, stream);
+      CUBLAS_CHECK(cublasSgemm(cublas_.get(), CUBLAS_OP_N, CUBLAS_OP_T, F, N, B, &one, dropped_.data(), F,
+                               dact_.data(), N, &zero, grad_.data() + hidden_w_, F));
+      CUBLAS_CHECK(cublasSgemv(cublas_.get(), CUBLAS_OP_N, N, B, &one, dact_.data(), N, ones_.data(), 1, &zero,
+                               grad_.data() + hidden_b_, 1));
+      CUBLAS_CHECK(cublasSgemm(cublas_.get(), CUBLAS_OP_N, CUBLAS_OP_N, F, B, N, &one, params_.data() + hidden_w_,
+                               F, dact_.data(), N, &zero, dfeatures_.data(), F));
+    } else {
+      CUBLAS_CHECK(cublasSgemm(cublas_.get(), CUBLAS_OP_N, CUBLAS_OP_N, F, B, C, &one, params_.data() + head_w_,
+                               F, dlogits_.data(), C, &zero, dfeatures_.data(), F));
+    }
     dropout_backward(dfeatures_.data(), mask_.data(), static_cast<int64_t>(B) * F, dfeatures_.data(), stream);
 
-    // Into the top layer's final states (the other blocks zero), then through the stack.
-    grow(dhy_, state_count);
-    scatter_final_hidden_grad(dfeatures_.data(), shape.layers, shape.dirs, B, H, dhy_.data(), stream);
-    if (half_) {
-      grow(dhy_half_, state_count);
-      convert(dhy_.data(), dhy_half_.data(), state_count, stream);
-    }
-    // No loss reaches the outputs y: dy is a zero buffer, zeroed when it grows.
-    const size_t dy_bytes = y_count * rnn_.element_bytes();
-    if (dy_zero_.size() < dy_bytes) {
-      dy_zero_.resize(dy_bytes);
-      dy_zero_.zero(stream);
+    // Into the top layer's final states (last: the other blocks zero, no loss on y) or its
+    // outputs (pooling: no loss on the final states), then through the stack.
+    const void* dy = nullptr;
+    const void* dhy = nullptr;
+    if (model_.pool == Pool::Last) {
+      grow(dhy_, state_count);
+      scatter_final_hidden_grad(dfeatures_.data(), shape.layers, shape.dirs, B, H, dhy_.data(), stream);
+      if (half_) {
+        grow(dhy_half_, state_count);
+        convert(dhy_.data(), dhy_half_.data(), state_count, stream);
+      }
+      dhy = typed(dhy_, dhy_half_);
+      // dy is a zero buffer, zeroed when it grows.
+      const size_t dy_bytes = y_count * rnn_.element_bytes();
+      if (dy_zero_.size() < dy_bytes) {
+        dy_zero_.resize(dy_bytes);
+        dy_zero_.zero(stream);
+      }
+      dy = dy_zero_.data();
+    } else {
+      grow(dy_, y_count);
+      pool_outputs_grad(model_.pool, dfeatures_.data(), shape.output(), step_offsets_.data(), lengths_.data(), B,
+                        batch.steps, batch.padding, argmax_.data(), rows_, dy_.data(), stream);
+      dy = dy_.data();
+      if (half_) {
+        grow(dy_half_, y_count);
+        convert(dy_.data(), dy_half_.data(), y_count, stream);
+        dy = dy_half_.data();
+      }
     }
     if (half_) grow(dx_half_, x_count); else grow(dx_, x_count);
     const void* weights = rnn_weights();
-    rnn_.backward_data(weights, typed(y_, y_half_), dy_zero_.data(), typed(dhy_, dhy_half_),
-                       /*dcy=*/nullptr, typed(dx_, dx_half_));
+    rnn_.backward_data(weights, typed(y_, y_half_), dy, dhy, /*dcy=*/nullptr, typed(dx_, dx_half_));
     if (half_) {
       half_dweights_.zero(stream);
       rnn_.backward_weights(x_half_.data(), y_half_.data(), half_dweights_.data());
@@ -467,7 +543,14 @@ class CudaBackend final : public Backend {
       rnn_.backward_weights(x_.data(), y_.data(), grad_.data());  // ADD into the zeroed region
     }
 
-    if (half_)
+    if (embed_dropped_) {  // through the embedding dropout's mask, in fp32
+      if (half_) {
+        grow(dx_, x_count);
+        convert(dx_half_.data(), dx_.data(), x_count, stream);
+      }
+      dropout_backward(dx_.data(), embed_mask_.data(), static_cast<int64_t>(x_count), dx_.data(), stream);
+    }
+    if (half_ && !embed_dropped_)
       embedding_grad(dx_half_.data(), E, tokens_.data(), rows_, model_.vocab_size, grad_.data() + embedding_,
                      options_.deterministic, embedding_ws_, stream);
     else
@@ -494,7 +577,7 @@ class CudaBackend final : public Backend {
   bool half_;
 
   // Flat device layout, in elements.
-  size_t space_ = 0, embedding_ = 0, head_w_ = 0, head_b_ = 0, total_ = 0;
+  size_t space_ = 0, embedding_ = 0, head_w_ = 0, head_b_ = 0, hidden_w_ = 0, hidden_b_ = 0, total_ = 0;
   DeviceBuffer<float> params_, grad_, m_, v_;
   DeviceBuffer<__half> half_weights_, half_dweights_;
   bool half_weights_current_ = false;
@@ -521,6 +604,10 @@ class CudaBackend final : public Backend {
   DeviceBuffer<__half> x_half_, y_half_, hy_half_, cy_half_, dhy_half_, dx_half_;
   DeviceBuffer<unsigned char> dy_zero_;
   DeviceBuffer<float> features_, dropped_, mask_, logits_, dlogits_, dfeatures_, prob_, ones_;
+  DeviceBuffer<float> embed_mask_, y_pool_, dy_, act_, dact_;
+  DeviceBuffer<__half> dy_half_;
+  DeviceBuffer<int32_t> argmax_;
+  bool embed_dropped_ = false;
   EmbeddingGradWorkspace embedding_ws_;
 };
 

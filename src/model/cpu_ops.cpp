@@ -5,6 +5,9 @@
 #include <cmath>
 #include <cstring>
 
+#include "util/blas.h"
+#include "util/error.h"
+
 namespace rnnb {
 
 template <typename T>
@@ -34,6 +37,114 @@ void dropout_forward(const T* in, int64_t n, float p, Rng& rng, T* out, T* mask)
     mask[i] = rng.uniform() < p ? T(0) : scale;
     out[i] = in[i] * mask[i];
   }
+}
+
+std::vector<int64_t> step_offsets_of(const std::vector<int>& batch_sizes) {
+  std::vector<int64_t> offsets(batch_sizes.size() + 1, 0);
+  for (size_t t = 0; t < batch_sizes.size(); ++t) offsets[t + 1] = offsets[t] + batch_sizes[t];
+  return offsets;
+}
+
+namespace {
+
+// The real steps of sequence b: [first, first + length).
+int first_real_step(int length, int steps, Padding padding) {
+  return padding == Padding::Pre ? steps - length : 0;
+}
+
+}  // namespace
+
+template <typename T>
+void pool_forward(Pool pool, const T* y, int width, const int64_t* step_offsets, const int32_t* lengths,
+                  int batch, int steps, Padding padding, T* features, int32_t* argmax) {
+  RNNB_ASSERT(pool != Pool::Last && width >= 1 && steps >= 1);
+  const bool mean = pool == Pool::Mean || pool == Pool::MeanMax;
+  const bool max = pool == Pool::Max || pool == Pool::MeanMax;
+  const int out_width = pool == Pool::MeanMax ? 2 * width : width;
+  const int max_column = pool == Pool::MeanMax ? width : 0;
+  for (int b = 0; b < batch; ++b) {
+    const int length = lengths[b];
+    RNNB_ASSERT(length >= 1 && length <= steps);
+    const int first = first_real_step(length, steps, padding);
+    T* out = features + static_cast<int64_t>(b) * out_width;
+    for (int j = 0; j < width; ++j) {
+      T sum = T(0), top = T(0);
+      int top_step = first;
+      for (int t = first; t < first + length; ++t) {
+        const T value = y[(step_offsets[t] + b) * width + j];
+        sum += value;
+        if (t == first || value > top) top = value, top_step = t;
+      }
+      if (mean) out[j] = sum / static_cast<T>(length);
+      if (max) {
+        out[max_column + j] = top;
+        argmax[static_cast<int64_t>(b) * width + j] = top_step;
+      }
+    }
+  }
+}
+
+template <typename T>
+void pool_backward(Pool pool, const T* dfeatures, int width, const int64_t* step_offsets,
+                   const int32_t* lengths, int batch, int steps, Padding padding, const int32_t* argmax,
+                   T* dy) {
+  RNNB_ASSERT(pool != Pool::Last && width >= 1 && steps >= 1);
+  const bool mean = pool == Pool::Mean || pool == Pool::MeanMax;
+  const bool max = pool == Pool::Max || pool == Pool::MeanMax;
+  const int in_width = pool == Pool::MeanMax ? 2 * width : width;
+  const int max_column = pool == Pool::MeanMax ? width : 0;
+  std::fill(dy, dy + step_offsets[steps] * width, T(0));
+  for (int b = 0; b < batch; ++b) {
+    const int length = lengths[b];
+    const int first = first_real_step(length, steps, padding);
+    const T* df = dfeatures + static_cast<int64_t>(b) * in_width;
+    for (int j = 0; j < width; ++j) {
+      const T share = mean ? df[j] / static_cast<T>(length) : T(0);
+      const int top_step = max ? argmax[static_cast<int64_t>(b) * width + j] : -1;
+      for (int t = first; t < first + length; ++t)
+        dy[(step_offsets[t] + b) * width + j] = share + (t == top_step ? df[max_column + j] : T(0));
+    }
+  }
+}
+
+template <typename T>
+void head_forward(const T* features, int batch, int F, int hidden, int classes, const T* hidden_w,
+                  const T* hidden_b, const T* out_w, const T* out_b, T* act, T* logits) {
+  const T* input = features;
+  int width = F;
+  if (hidden > 0) {
+    for (int b = 0; b < batch; ++b) std::copy_n(hidden_b, hidden, act + static_cast<int64_t>(b) * hidden);
+    gemm(Trans::No, Trans::Yes, batch, hidden, F, T(1), features, F, hidden_w, F, T(1), act, hidden);
+    for (int64_t i = 0; i < static_cast<int64_t>(batch) * hidden; ++i) act[i] = std::max(act[i], T(0));
+    input = act;
+    width = hidden;
+  }
+  for (int b = 0; b < batch; ++b) std::copy_n(out_b, classes, logits + static_cast<int64_t>(b) * classes);
+  gemm(Trans::No, Trans::Yes, batch, classes, width, T(1), input, width, out_w, width, T(1), logits, classes);
+}
+
+template <typename T>
+void head_backward(const T* features, const T* act, const T* dlogits, int batch, int F, int hidden,
+                   int classes, const T* hidden_w, const T* out_w, T* dhidden_w, T* dhidden_b, T* dout_w,
+                   T* dout_b, T* dfeatures, T* dact) {
+  const T* input = hidden > 0 ? act : features;
+  const int width = hidden > 0 ? hidden : F;
+  // Output layer: dW = dlogits^T input, db = column sums, d(input) = dlogits W.
+  gemm(Trans::Yes, Trans::No, classes, width, batch, T(1), dlogits, classes, input, width, T(0), dout_w, width);
+  std::fill(dout_b, dout_b + classes, T(0));
+  for (int b = 0; b < batch; ++b)
+    for (int c = 0; c < classes; ++c) dout_b[c] += dlogits[static_cast<int64_t>(b) * classes + c];
+  T* dinput = hidden > 0 ? dact : dfeatures;
+  gemm(Trans::No, Trans::No, batch, width, classes, T(1), dlogits, classes, out_w, width, T(0), dinput, width);
+  if (hidden == 0) return;
+  // Through the ReLU (gradient 0 where the unit was not positive), then the hidden layer.
+  for (int64_t i = 0; i < static_cast<int64_t>(batch) * hidden; ++i)
+    if (!(act[i] > T(0))) dact[i] = T(0);
+  gemm(Trans::Yes, Trans::No, hidden, F, batch, T(1), dact, hidden, features, F, T(0), dhidden_w, F);
+  std::fill(dhidden_b, dhidden_b + hidden, T(0));
+  for (int b = 0; b < batch; ++b)
+    for (int h = 0; h < hidden; ++h) dhidden_b[h] += dact[static_cast<int64_t>(b) * hidden + h];
+  gemm(Trans::No, Trans::No, batch, F, hidden, T(1), dact, hidden, hidden_w, F, T(0), dfeatures, F);
 }
 
 template <typename T>
@@ -93,6 +204,13 @@ float clip_scale(double grad_norm, float max_norm) {
   template void embedding_forward<T>(const T*, int, const int32_t*, int64_t, T*);            \
   template void embedding_backward<T>(const T*, int, const int32_t*, int64_t, T*);           \
   template void dropout_forward<T>(const T*, int64_t, float, Rng&, T*, T*);                  \
+  template void pool_forward<T>(Pool, const T*, int, const int64_t*, const int32_t*, int, int, Padding, T*,    \
+                                int32_t*);                                                    \
+  template void pool_backward<T>(Pool, const T*, int, const int64_t*, const int32_t*, int, int, Padding,       \
+                                 const int32_t*, T*);                                         \
+  template void head_forward<T>(const T*, int, int, int, int, const T*, const T*, const T*, const T*, T*, T*); \
+  template void head_backward<T>(const T*, const T*, const T*, int, int, int, int, const T*, const T*, T*, T*,  \
+                                 T*, T*, T*, T*);                                             \
   template double softmax_xent<T>(const T*, const uint8_t*, int, int, T*, int64_t*, T*);
 RNNB_INSTANTIATE(float)
 RNNB_INSTANTIATE(double)

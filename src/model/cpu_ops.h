@@ -1,10 +1,12 @@
 // Reference CPU implementations of the operations the CUDA kernels in kernels/ perform:
-// embedding gather and its gradient, dropout, softmax cross-entropy, global-norm clipping
-// and Adam. They are the specification: the GPU tests compare each kernel against these.
+// embedding gather and its gradient, dropout, pooling over time, softmax cross-entropy,
+// global-norm clipping and Adam. They are the specification: the GPU tests compare each kernel against these.
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
+#include "data/batching.h"
 #include "model/model_config.h"
 #include "util/rng.h"
 
@@ -22,6 +24,43 @@ void embedding_backward(const T* dout, int embed, const int32_t* tokens, int64_t
 // (0 or 1/(1-p)) so backward multiplies by it. p == 0 copies and fills mask with 1.
 template <typename T>
 void dropout_forward(const T* in, int64_t n, float p, Rng& rng, T* out, T* mask);
+
+// Row where each step starts in the time-major packed layout, for t = 0..steps (the last
+// entry is the row count): prefix sums of batch_sizes (kernels/pack.h's step_row_offsets).
+std::vector<int64_t> step_offsets_of(const std::vector<int>& batch_sizes);
+
+// Pooling of the top layer's outputs y [rows x width] (time-major: sequence b at step t is
+// row step_offsets[t] + b) over each sequence's real positions: steps [0, lengths[b]) when
+// packed or post-padded, [steps - lengths[b], steps) when pre-padded. Mean and Max write
+// features [batch x width]; MeanMax writes [batch x 2*width], the mean then the max. Max
+// and MeanMax record in argmax [batch x width] the step of each maximum (the first on
+// ties); argmax may be null for Mean. Pool::Last is not a pooling of y (see the backends).
+template <typename T>
+void pool_forward(Pool pool, const T* y, int width, const int64_t* step_offsets, const int32_t* lengths,
+                  int batch, int steps, Padding padding, T* features, int32_t* argmax);
+
+// The gradient: overwrites all of dy [step_offsets[steps] x width] with dfeatures/length on
+// every real row (mean), plus dfeatures at the argmax step (max), and zero elsewhere.
+template <typename T>
+void pool_backward(Pool pool, const T* dfeatures, int width, const int64_t* step_offsets,
+                   const int32_t* lengths, int batch, int steps, Padding padding, const int32_t* argmax,
+                   T* dy);
+
+// The classifier head on features [batch x F]. Without a hidden layer (hidden == 0):
+// logits = features out_w^T + out_b, out_w [C x F]. With one: act = relu(features
+// hidden_w^T + hidden_b) [batch x hidden], hidden_w [hidden x F]; logits = act out_w^T +
+// out_b, out_w [C x hidden]. act may be null when hidden == 0.
+template <typename T>
+void head_forward(const T* features, int batch, int F, int hidden, int classes, const T* hidden_w,
+                  const T* hidden_b, const T* out_w, const T* out_b, T* act, T* logits);
+
+// Its gradients from dlogits [batch x C]: OVERWRITES dout_w, dout_b, dhidden_w, dhidden_b
+// (the hidden ones only when hidden > 0) and dfeatures [batch x F]. dact is scratch
+// [batch x hidden].
+template <typename T>
+void head_backward(const T* features, const T* act, const T* dlogits, int batch, int F, int hidden,
+                   int classes, const T* hidden_w, const T* out_w, T* dhidden_w, T* dhidden_b, T* dout_w,
+                   T* dout_b, T* dfeatures, T* dact);
 
 // Mean softmax cross-entropy over a batch of logits [batch x classes]. Returns the summed
 // (not averaged) loss; counts correct argmax predictions; writes dlogits of the *mean*

@@ -1,4 +1,6 @@
-// Checkpoint file format, version 2 (little-endian; version 1 lacks the epoch's stats):
+// Checkpoint file format, version 3 (little-endian; version 1 lacks the epoch's stats,
+// versions 1-2 the pooling, embedding dropout, hidden head layer, current learning rate and
+// plateau counter, which then take their defaults):
 //   "RNNBCKPT" | u32 version | payload | u32 crc32(payload)
 // payload: model config, optimizer config, data and run settings, vocabulary, parameters,
 // Adam state, dropout RNG, progress (with the current epoch's stats so far). Every size is checked against the model's layout.
@@ -17,7 +19,7 @@ namespace rnnb {
 namespace {
 
 constexpr char kMagic[8] = {'R', 'N', 'N', 'B', 'C', 'K', 'P', 'T'};
-constexpr uint32_t kVersion = 2;
+constexpr uint32_t kVersion = 3;
 constexpr uint32_t kOldestReadable = 1;
 constexpr int kMaxDimension = 1 << 20;
 
@@ -42,9 +44,12 @@ void put_model(BinaryWriter& w, const ModelConfig& m) {
   w.put<float>(m.rnn_dropout);
   w.put<float>(m.head_dropout);
   w.put<int32_t>(m.classes);
+  w.put<uint8_t>(static_cast<uint8_t>(m.pool));
+  w.put<float>(m.embed_dropout);
+  w.put<int32_t>(m.head_hidden);
 }
 
-ModelConfig get_model(BinaryReader& r, const std::string& path) {
+ModelConfig get_model(BinaryReader& r, const std::string& path, uint32_t version) {
   ModelConfig m;
   const uint8_t cell = r.get<uint8_t>();
   if (cell > static_cast<uint8_t>(Cell::Lstm)) fail(path + " is corrupt: unknown cell type");
@@ -57,6 +62,15 @@ ModelConfig get_model(BinaryReader& r, const std::string& path) {
   m.rnn_dropout = r.get<float>();
   m.head_dropout = r.get<float>();
   m.classes = r.get<int32_t>();
+  if (version >= 3) {
+    const uint8_t pool = r.get<uint8_t>();
+    if (pool > static_cast<uint8_t>(Pool::MeanMax)) fail(path + " is corrupt: unknown pooling");
+    m.pool = static_cast<Pool>(pool);
+    m.embed_dropout = r.get<float>();
+    m.head_hidden = r.get<int32_t>();
+    if (!(m.embed_dropout >= 0.0f && m.embed_dropout < 1.0f) || m.head_hidden < 0 || m.head_hidden > kMaxDimension)
+      fail(path + " is corrupt: embedding dropout or hidden head size out of range");
+  }
   for (int v : {m.vocab_size, m.embed, m.hidden, m.layers, m.classes})
     if (v < 1 || v > (1 << 24)) fail(path + " is corrupt: model dimension " + std::to_string(v) + " out of range");
   if (m.embed > kMaxDimension || m.hidden > kMaxDimension || m.layers > 64 || m.classes > 1024)
@@ -91,6 +105,8 @@ void save_checkpoint(const std::string& path, const Checkpoint& c) {
   w.put<double>(e.loss_sum);
   for (int64_t v : {e.correct, e.count, e.real_tokens, e.computed_tokens, e.skipped}) w.put<int64_t>(v);
   w.put<double>(c.progress.epoch_seconds);
+  w.put<float>(c.progress.lr);
+  w.put<int32_t>(c.progress.plateau_wait);
 
   const std::vector<uint8_t>& payload = w.bytes();
   AtomicFile file(path);
@@ -120,7 +136,7 @@ Checkpoint load_checkpoint(const std::string& path) {
 
   BinaryReader r(payload, payload_size, path);
   Checkpoint c;
-  c.model = get_model(r, path);
+  c.model = get_model(r, path, version);
   for (float* f : {&c.optim.lr, &c.optim.beta1, &c.optim.beta2, &c.optim.eps, &c.optim.weight_decay, &c.optim.clip_norm})
     *f = r.get<float>();
   c.data_settings = r.get_string(1 << 20);
@@ -151,6 +167,12 @@ Checkpoint load_checkpoint(const std::string& path) {
     e.loss_sum = r.get<double>();
     for (int64_t* v : {&e.correct, &e.count, &e.real_tokens, &e.computed_tokens, &e.skipped}) *v = r.get<int64_t>();
     c.progress.epoch_seconds = r.get<double>();
+  }
+  if (version >= 3) {
+    c.progress.lr = r.get<float>();
+    c.progress.plateau_wait = r.get<int32_t>();
+    if (!(c.progress.lr >= 0.0f) || c.progress.plateau_wait < 0)
+      fail(path + " is corrupt: learning rate or plateau counter out of range");
   }
   if (c.progress.epochs_done < 0 || c.progress.next_batch < 0 || c.progress.global_step < 0 || c.state.adam_step < 0)
     fail(path + " is corrupt: negative progress counters");

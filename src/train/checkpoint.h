@@ -26,6 +26,10 @@ struct RunProgress {
   // mid-way reports the same train loss and accuracy as one that was not interrupted.
   BatchStats epoch_stats;
   double epoch_seconds = 0.0;
+  // The learning rate in force (0 = the configured one; --lr-plateau lowers it) and the
+  // epochs without improvement since it last changed.
+  float lr = 0.0f;
+  int32_t plateau_wait = 0;
 };
 
 struct Checkpoint {

@@ -139,6 +139,7 @@ TrainSummary Trainer::run(const Checkpoint* resume) {
     std::cerr << "resuming at epoch " << progress.epochs_done + 1 << ", batch " << progress.next_batch << "\n";
   }
   MetricsLog metrics(metrics_path, resume ? metrics_up_to(metrics_path, progress.epochs_done) : "");
+  if (progress.lr <= 0.0f) progress.lr = base_.optim.lr;  // a fresh run, or a checkpoint without it
 
   backend_.check_memory(options_.batch_size, longest_review());
 
@@ -148,6 +149,12 @@ TrainSummary Trainer::run(const Checkpoint* resume) {
   install_interrupt_handlers();
 
   for (int epoch = progress.epochs_done; epoch < options_.epochs; ++epoch) {
+    if (options_.patience > 0 && progress.best_epoch > 0 && epoch - progress.best_epoch >= options_.patience) {
+      std::printf("early stopping: no validation improvement in %d epochs (best epoch %d)\n", options_.patience,
+                  progress.best_epoch);
+      summary.stopped_early = true;
+      break;
+    }
     progress.epoch_rng = data_rng.state();
     const std::vector<Batch> batches =
         make_batches(train_, options_.batch_size, options_.batching, options_.padding, data_rng);
@@ -178,7 +185,7 @@ TrainSummary Trainer::run(const Checkpoint* resume) {
     };
 
     for (size_t i = static_cast<size_t>(progress.next_batch); i < batches.size(); ++i) {
-      backend_.train_step(Slot::Train, batches[i], base_.optim.lr);
+      backend_.train_step(Slot::Train, batches[i], progress.lr);
       ++progress.global_step;
       if (options_.interrupt_after_steps > 0 && progress.global_step == options_.interrupt_after_steps)
         request_interrupt();
@@ -248,6 +255,7 @@ TrainSummary Trainer::run(const Checkpoint* resume) {
                        .add("real_tokens", stats.real_tokens)
                        .add("computed_tokens", stats.computed_tokens)
                        .add("skipped_steps", stats.skipped)
+                       .add("lr", static_cast<double>(progress.lr))
                        .add("best", improved));
     TrainState state = backend_.state();
     if (improved) {
@@ -256,6 +264,14 @@ TrainSummary Trainer::run(const Checkpoint* resume) {
       best_state = state;
       save("best.ckpt", state, progress);
     }
+    // --lr-plateau: the halved rate applies from the next epoch and is saved with it.
+    const float epoch_lr = progress.lr;
+    if (improved) {
+      progress.plateau_wait = 0;
+    } else if (options_.lr_plateau > 0 && ++progress.plateau_wait >= options_.lr_plateau) {
+      progress.lr *= 0.5f;
+      progress.plateau_wait = 0;
+    }
     progress.epoch_rng = data_rng.state();
     save("last.ckpt", state, progress);
 
@@ -263,6 +279,7 @@ TrainSummary Trainer::run(const Checkpoint* resume) {
                 options_.epochs, train_loss, 100 * train_acc, val.loss, 100 * val.accuracy, tokens_per_second,
                 train_seconds, improved ? "  *" : "");
     if (stats.skipped > 0) std::printf("  (%lld non-finite steps skipped)", static_cast<long long>(stats.skipped));
+    if (progress.lr != epoch_lr) std::printf("  (learning rate now %g)", static_cast<double>(progress.lr));
     std::printf("\n");
     std::fflush(stdout);
     ++summary.epochs_run;
@@ -289,6 +306,7 @@ TrainSummary Trainer::run(const Checkpoint* resume) {
                      .add("test_loss", summary.test.loss)
                      .add("test_acc", summary.test.accuracy)
                      .add("test_count", summary.test.count)
+                     .add("stopped_early", summary.stopped_early)
                      .add("mean_epoch_seconds", summary.mean_epoch_seconds)
                      .add("tokens_per_s", summary.tokens_per_second));
   std::printf("test (best epoch %d): loss %.4f  accuracy %.2f%% on %lld reviews\n", summary.best_epoch,

@@ -14,6 +14,11 @@ namespace rnnb {
 
 struct TrainOptions {
   int epochs = 5;
+  // Early stopping: stop once the validation loss has not improved for this many epochs.
+  int patience = 0;
+  // Halve the learning rate once the validation loss has not improved for this many epochs
+  // (counted again from each halving). 0 = off for both.
+  int lr_plateau = 0;
   int batch_size = 64;
   BatchOrder batching = BatchOrder::Bucket;
   Padding padding = Padding::None;
@@ -39,6 +44,7 @@ struct EvalResult {
 
 struct TrainSummary {
   int epochs_run = 0;
+  bool stopped_early = false;  // by --patience
   int best_epoch = 0;
   double best_val_loss = 0.0;
   double mean_epoch_seconds = 0.0;  // training part of each epoch
