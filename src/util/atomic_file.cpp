@@ -2,6 +2,7 @@
 #include "util/atomic_file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,6 +25,30 @@ void fsync_parent_directory(const std::string& path) {
   if (dir >= 0) {
     ::fsync(dir);
     ::close(dir);
+  }
+}
+
+// Removes "<name>.tmp.<pid>" files beside `path` left by writers that died before their
+// rename (SIGKILL, power loss): those whose process no longer exists. A live writer's temp
+// file is never touched, so concurrent writers stay safe.
+void remove_stale_temp_files(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path target(path);
+  const std::string prefix = target.filename().string() + ".tmp.";
+  fs::path parent = target.parent_path();
+  if (parent.empty()) parent = ".";
+  std::error_code ec;
+  for (fs::directory_iterator it(parent, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string digits = name.substr(prefix.size());
+    if (digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 9) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(digits));
+    if (pid == ::getpid() || pid <= 0) continue;
+    if (::kill(pid, 0) != 0 && errno == ESRCH) {
+      std::error_code ignored;
+      fs::remove(it->path(), ignored);
+    }
   }
 }
 
@@ -71,6 +96,7 @@ void AtomicFile::commit() {
     fail("cannot rename into " + path_ + ": " + why);
   }
   fsync_parent_directory(path_);
+  remove_stale_temp_files(path_);
 }
 
 void write_file_atomic(const std::string& path, std::string_view contents) {

@@ -1,6 +1,7 @@
 // Crash-safe file output: everything is written to "<path>.tmp.<pid>", flushed with fsync,
 // then renamed over <path>, so a reader never sees a half-written checkpoint, cache or
-// results file, whatever moment the process dies at.
+// results file, whatever moment the process dies at. A temp file left by a writer that was
+// killed is ignored by every reader and removed by the next successful write of that path.
 #pragma once
 
 #include <cstdint>
