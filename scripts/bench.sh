@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Runs the benchmark suite on this machine and writes Google Benchmark JSON (with context:
+# machine, libraries, commit, date) to results/bench/<device>/, then renders
+# results/bench/REPORT.md with scripts/report.py.
+#
+# Usage: scripts/bench.sh [quick|default|full] [suite ...]
+#   suites: blas (bench_blas_ceiling), cpu (bench_cpu_rnn), gpu (bench_rnn_layer),
+#           train (bench_train); default: all of them (gpu only does anything with a GPU)
+#   env: BUILD=build-bench  RESULTS=results/bench  RNNB_DATA=<IMDB archive>
+#        REPETITIONS=3 (layer and ceiling benches)  NO_REPORT=1  FILTER=<regex for every suite>
+#
+#        scripts/bench.sh gpu-bundle
+#   adds the bench executables (and libbenchmark) to build-gpu/ after scripts/build_gpu.sh,
+#   for scripts/gpu_bench.sh on a GPU machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=${1:-default}
+[ $# -gt 0 ] && shift
+
+if [ "$mode" = gpu-bundle ]; then
+  OBJ=build-gpu-obj
+  OUT=build-gpu
+  if [ ! -d "$OBJ" ] || [ ! -x "$OUT/rnnbench" ]; then
+    echo "bench.sh gpu-bundle: run scripts/build_gpu.sh first (it makes $OBJ/ and $OUT/)" >&2
+    exit 2
+  fi
+  cmake -S . -B "$OBJ" -DRNNB_BENCH=ON > /dev/null
+  cmake --build "$OBJ" -j"${JOBS:-2}" --target bench_rnn_layer bench_train export_dataset
+  for exe in bench_rnn_layer bench_train export_dataset; do
+    cp "$OBJ/$exe" "$OUT/$exe"
+    strip --strip-unneeded "$OUT/$exe"
+    # Shared libraries the GPU machine lacks (Google Benchmark is only a .so here).
+    for name in $(readelf -d "$OUT/$exe" | sed -nE 's/.*NEEDED.*\[(libbenchmark[^]]*)\]/\1/p'); do
+      cp -L "$(ldd "$OUT/$exe" | awk -v n="$name" '$1 == n {print $3}')" "$OUT/lib/$name"
+    done
+  done
+  git rev-parse HEAD > "$OUT/COMMIT" 2>/dev/null || true
+  echo "added the benchmarks to $OUT ($(du -sh "$OUT" | cut -f1)):"
+  ls -l "$OUT" "$OUT/lib"
+  exit 0
+fi
+
+case "$mode" in
+  quick|default|full) ;;
+  *) echo "usage: scripts/bench.sh [quick|default|full] [blas|cpu|gpu|train ...] | gpu-bundle" >&2; exit 2 ;;
+esac
+suites=("$@")
+[ ${#suites[@]} -eq 0 ] && suites=(blas cpu gpu train)
+
+BUILD=${BUILD:-build-bench}
+RESULTS=${RESULTS:-results/bench}
+REPETITIONS=${REPETITIONS:-3}
+cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release > /dev/null
+cmake --build "$BUILD" -j"${JOBS:-2}" --target bench_blas_ceiling bench_cpu_rnn bench_rnn_layer bench_train
+
+# The device the results belong to: the GPU's name, else the CPU model and core count.
+gpu_name=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 || true)
+if [ -n "$gpu_name" ]; then
+  device="$gpu_name"
+else
+  device="cpu $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1) $(nproc)c"
+fi
+slug=$(echo "$device" | tr '[:upper:]' '[:lower:]' | sed -E 's/[^a-z0-9]+/-/g; s/^-+|-+$//g')
+[ "$mode" = quick ] && slug="$slug-quick"
+out="$RESULTS/$slug"
+mkdir -p "$out"
+export RNNB_COMMIT=${RNNB_COMMIT:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}
+echo "bench: $mode mode, device '$device', results in $out/, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
+mode_flags=()
+[ "$mode" = quick ] && mode_flags+=(--quick)
+[ "$mode" = full ] && mode_flags+=(--full)
+[ -n "${RNNB_DATA:-}" ] && mode_flags+=("--data=$RNNB_DATA")
+
+run_suite() {  # exe, extra flags...
+  local exe=$1
+  shift
+  local json="$out/$exe.json"
+  echo "== $exe"
+  local start=$SECONDS
+  # Written to a temp name and renamed, so an interrupted run leaves the last good file.
+  "$BUILD/$exe" "${mode_flags[@]}" --benchmark_out="$json.tmp" --benchmark_out_format=json \
+    ${FILTER:+--benchmark_filter="$FILTER"} "$@" 2>&1 | tee "$out/$exe.log"
+  local rc=${PIPESTATUS[0]}
+  if [ "$rc" -ne 0 ]; then
+    echo "bench: $exe failed (exit $rc); see $out/$exe.log" >&2
+    rm -f "$json.tmp"
+    return "$rc"
+  fi
+  if [ -s "$json.tmp" ]; then
+    mv "$json.tmp" "$json"
+  else
+    rm -f "$json.tmp"  # nothing ran (e.g. no GPU)
+  fi
+  echo "($exe: $((SECONDS - start)) s)"
+}
+
+reps=()
+[ "$mode" != quick ] && reps=(--benchmark_repetitions="$REPETITIONS")
+for suite in "${suites[@]}"; do
+  case "$suite" in
+    blas) run_suite bench_blas_ceiling "${reps[@]}" ;;
+    cpu) run_suite bench_cpu_rnn "${reps[@]}" ;;
+    gpu) run_suite bench_rnn_layer "${reps[@]}" ;;
+    train) run_suite bench_train ;;
+    *) echo "bench: unknown suite '$suite' (blas, cpu, gpu, train)" >&2; exit 2 ;;
+  esac
+done
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+if [ -z "${NO_REPORT:-}" ] && [ "$mode" != quick ]; then
+  python3 scripts/report.py --results "$RESULTS"
+fi

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# The GPU benchmarks, run on a GPU machine with a carried build-gpu/ (scripts/build_gpu.sh,
+# then scripts/bench.sh gpu-bundle; nothing is compiled here): the cuDNN layer sweep, the
+# end-to-end training benches on the GPU, the dataset export and the PyTorch peer on the
+# same batches. Writes results/bench/<gpu>/{bench_rnn_layer,bench_train,peer_pytorch}.json
+# (+ logs). Sized to finish within about 9 minutes on an H100.
+#
+# Usage: scripts/gpu_bench.sh [IMDB data path]     (or env RNNB_DATA)
+#   env: BUILD=build-gpu  RESULTS=results/bench  REPETITIONS=3  PEER_EPOCHS=3
+#        SKIP_LAYER=1  SKIP_TRAIN=1  SKIP_PEER=1  LAYER_FILTER=<regex>  FULL=1 (the big sweep)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+BUILD=${BUILD:-build-gpu}
+DATA=${1:-${RNNB_DATA:-}}
+RESULTS=${RESULTS:-results/bench}
+for exe in bench_rnn_layer bench_train export_dataset; do
+  if [ ! -x "$BUILD/$exe" ]; then
+    echo "gpu_bench: $BUILD/$exe is missing: run scripts/build_gpu.sh and scripts/bench.sh gpu-bundle where the toolchain is, and carry $BUILD/" >&2
+    exit 2
+  fi
+done
+if [ -z "$DATA" ] && { [ -z "${SKIP_TRAIN:-}" ] || [ -z "${SKIP_PEER:-}" ]; }; then
+  echo "gpu_bench: give the IMDB archive (aclImdb_v1 .tar.gz) as the argument or in RNNB_DATA" >&2
+  exit 2
+fi
+
+# cuDNN and cuBLAS from the machine's Python nvidia wheels (as scripts/gpu_check.sh finds them).
+lib_dirs=$(python3 - <<'EOF' 2>/dev/null
+import glob, os, site
+roots = []
+try:
+    import nvidia
+    roots += list(nvidia.__path__)
+except Exception:
+    pass
+roots += site.getsitepackages() + [site.getusersitepackages()]
+found = []
+for lib in ("libcudnn.so.9", "libcublas.so.13", "libcublasLt.so.13"):
+    for root in roots:
+        hits = glob.glob(os.path.join(root, "**", lib), recursive=True)
+        if hits:
+            found.append(os.path.dirname(hits[0]))
+            break
+print(":".join(dict.fromkeys(found)))
+EOF
+)
+export LD_LIBRARY_PATH="$(cd "$BUILD" && pwd)/lib${lib_dirs:+:$lib_dirs}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
+
+gpu_name=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
+slug=$(echo "${gpu_name:-unknown-gpu}" | tr '[:upper:]' '[:lower:]' | sed -E 's/[^a-z0-9]+/-/g; s/^-+|-+$//g')
+out="$RESULTS/$slug"
+mkdir -p "$out"
+export RNNB_COMMIT=$(cat "$BUILD/COMMIT" 2>/dev/null || git rev-parse HEAD 2>/dev/null || echo unknown)
+work=$(mktemp -d "${TMPDIR:-/tmp}/rnnb-gpu-bench.XXXXXX")
+echo "gpu_bench: $gpu_name, commit $RNNB_COMMIT, results in $out/"
+status=0
+
+run() {  # name, command...: JSON to $out/<name>.json via a temp file, log beside it
+  local name=$1
+  shift
+  local start=$SECONDS
+  echo "== $name"
+  "$@" 2>&1 | tee "$out/$name.log"
+  local rc=${PIPESTATUS[0]}
+  if [ "$rc" -eq 0 ] && [ -s "$work/$name.json" ]; then
+    mv "$work/$name.json" "$out/$name.json"
+  else
+    echo "gpu_bench: $name exit $rc (no result written)" >&2
+    status=1
+  fi
+  echo "($name: $((SECONDS - start)) s)"
+}
+
+if [ -z "${SKIP_LAYER:-}" ]; then
+  run bench_rnn_layer "$BUILD/bench_rnn_layer" ${FULL:+--full} --benchmark_repetitions="${REPETITIONS:-3}" \
+    --benchmark_min_time=0.05 ${LAYER_FILTER:+--benchmark_filter="$LAYER_FILTER"} \
+    --benchmark_out="$work/bench_rnn_layer.json" --benchmark_out_format=json
+fi
+if [ -z "${SKIP_TRAIN:-}" ]; then
+  # GPU variants only: the CPU's numbers come from the CPU machines (scripts/bench.sh).
+  run bench_train "$BUILD/bench_train" "--data=$DATA" --benchmark_filter=/cuda/ \
+    --benchmark_out="$work/bench_train.json" --benchmark_out_format=json
+fi
+if [ -z "${SKIP_PEER:-}" ]; then
+  if python3 -c "import torch, numpy; assert torch.cuda.is_available()" 2>/dev/null; then
+    echo "== export_dataset"
+    "$BUILD/export_dataset" --out "$work/export" --epochs "${PEER_EPOCHS:-3}" "--data=$DATA" || status=1
+    run peer_pytorch python3 bench/peer_pytorch.py --export "$work/export" --epochs "${PEER_EPOCHS:-3}" \
+      --out "$work/peer_pytorch.json"
+  else
+    echo "gpu_bench: torch with CUDA (and numpy) not importable: PyTorch peer skipped" >&2
+  fi
+fi
+
+if python3 -c "import matplotlib" 2>/dev/null; then
+  python3 scripts/report.py --results "$RESULTS" --no-install || true
+fi
+rm -rf "$work"
+echo "gpu_bench: results in $out/ (render the report with scripts/report.py)"
+exit $status

@@ -1,0 +1,596 @@
+#!/usr/bin/env python3
+"""Renders results/bench/REPORT.md (markdown tables and PNG plots) from the benchmark JSON
+under results/bench/<device>/: packed vs padded against the ideal token ratio, RNN vs GRU
+vs LSTM at equal sizes, the shape sweeps, cuDNN algorithms and math modes, the CPU's
+fraction of the OpenBLAS ceiling, end-to-end training with the PyTorch peer side by side,
+and the accuracy table from results/accuracy.json when present.
+
+    scripts/report.py [--results results/bench] [--out results/bench/REPORT.md] [--no-install]
+
+matplotlib is installed with pip when missing (unless --no-install); without it the report
+has tables only.
+"""
+import argparse
+import glob
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+
+TO_SECONDS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
+SUFFIX = re.compile(r"/(real_time|manual_time|iterations:\d+|repeats:\d+)")
+TARGETS = {"gpu_epoch_s": 1.5, "gpu_vs_torch": 2.0, "gpu_packed_speedup": 3.0, "cpu_epoch_s": 60.0,
+           "cpu_ceiling": 0.70}
+DEFAULT = {"cell": "gru", "batch": "64", "hidden": "256", "layers": "1", "dirs": "1", "lengths": "imdb",
+           "algo": "standard", "math": "fp32"}
+
+
+# ---- Loading ------------------------------------------------------------------------------
+
+class Result:
+    """One benchmark: its parsed name, median seconds per iteration and median counters."""
+
+    def __init__(self, run_name, runs, median_aggregate):
+        self.name = SUFFIX.sub("", run_name)
+        parts = self.name.split("/")
+        self.family = parts[0]
+        self.fields = {}
+        self.positional = []
+        for part in parts[1:]:
+            if ":" in part:
+                key, value = part.split(":", 1)
+                self.fields[key] = value
+            else:
+                self.positional.append(part)
+        source = runs or ([median_aggregate] if median_aggregate else [])
+        self.seconds = (median_aggregate or {}).get("_seconds") or statistics.median(r["_seconds"] for r in source)
+        self.counters = {}
+        keys = {k for r in source for k, v in r.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        for key in keys - {"real_time", "cpu_time", "iterations", "repetitions", "repetition_index", "threads",
+                           "family_index", "per_family_instance_index", "_seconds"}:
+            values = [r[key] for r in source if key in r]
+            if values:
+                self.counters[key] = statistics.median(values)
+        self.repetitions = len(runs)
+
+    def get(self, key, default=None):
+        return self.fields.get(key, default)
+
+    def c(self, key):
+        return self.counters.get(key)
+
+
+def load_file(path):
+    with open(path) as f:
+        report = json.load(f)
+    runs, medians, errors = {}, {}, {}
+    for b in report.get("benchmarks", []):
+        name = b.get("run_name", b["name"])
+        if b.get("error_occurred"):
+            errors[SUFFIX.sub("", name)] = b.get("error_message", "error")
+            continue
+        b = dict(b)
+        b["_seconds"] = float(b["real_time"]) * TO_SECONDS[b.get("time_unit", "ns")]
+        if b.get("run_type") == "aggregate":
+            if b.get("aggregate_name") == "median":
+                medians[name] = b
+        else:
+            runs.setdefault(name, []).append(b)
+    results = {}
+    for name in set(runs) | set(medians):
+        r = Result(name, runs.get(name, []), medians.get(name))
+        results[r.name] = r
+    return report.get("context", {}), results, errors
+
+
+class Device:
+    def __init__(self, folder):
+        self.folder = folder
+        self.slug = os.path.basename(folder.rstrip("/"))
+        self.context = {}
+        self.results = {}
+        self.errors = {}
+        self.files = []
+        for path in sorted(glob.glob(os.path.join(folder, "*.json"))):
+            try:
+                context, results, errors = load_file(path)
+            except (OSError, ValueError, KeyError) as e:
+                print(f"report: skipping {path}: {e}", file=sys.stderr)
+                continue
+            self.files.append(os.path.basename(path))
+            for k, v in context.items():
+                self.context.setdefault(k, v)
+            # The quietest start among the suites tells how shared the machine was (later
+            # suites start right after this run's own load).
+            load, current = context.get("load_average_at_start"), self.context.get("load_average_at_start")
+            try:
+                if load and current and float(load.split()[0]) < float(current.split()[0]):
+                    self.context["load_average_at_start"] = load
+            except (ValueError, IndexError):
+                pass
+            self.results.update(results)
+            self.errors.update(errors)
+
+    def family(self, family, **fixed):
+        out = []
+        for r in self.results.values():
+            if r.family != family:
+                continue
+            if all(r.get(k, DEFAULT.get(k)) == str(v) for k, v in fixed.items()):
+                out.append(r)
+        return out
+
+    def one(self, family, **fixed):
+        hits = self.family(family, **fixed)
+        return hits[0] if hits else None
+
+    @property
+    def is_gpu(self):
+        return any(r.family in ("gpu_layer",) or "/cuda/" in r.name for r in self.results.values())
+
+    @property
+    def title(self):
+        if "gpu" in self.context:
+            return f"{self.context['gpu']} ({self.context.get('gpu_sm_count', '?')} SMs)"
+        return f"{self.context.get('cpu_model', self.slug)}, {self.context.get('hardware_threads', '?')} hardware threads"
+
+
+def default_case(**overrides):
+    case = dict(DEFAULT)
+    case.update({k: str(v) for k, v in overrides.items()})
+    return case
+
+
+def matches(result, case, gpu):
+    for key, value in case.items():
+        if key in ("algo", "math") and not gpu:
+            continue
+        if result.get(key, DEFAULT.get(key)) != value:
+            return False
+    return True
+
+
+def layer(device, family, gpu, **case):
+    """The layer result with these fields (defaults elsewhere), or None."""
+    want = default_case(**case)
+    for r in device.results.values():
+        if r.family == family and r.get("embed", "128") == "128" and matches(r, want, gpu):
+            return r
+    return None
+
+
+# ---- Formatting ---------------------------------------------------------------------------
+
+def si(value, unit=""):
+    if value is None:
+        return "–"
+    for scale, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g} {prefix}{unit}".strip()
+    return f"{value:.3g} {unit}".strip()
+
+
+def fmt_time(seconds):
+    if seconds is None:
+        return "–"
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds * 1e6:.1f} µs"
+
+
+def ratio(value):
+    return "–" if value is None else f"{value:.2f}×"
+
+
+def pct(value):
+    return "–" if value is None else f"{100 * value:.0f}%"
+
+
+def table(headers, rows):
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(" --- " for _ in headers) + "|"]
+    for row in rows:
+        lines.append("| " + " | ".join(str(c) for c in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def verdict(ok):
+    return "met" if ok else "**not met**"
+
+
+# ---- Plots --------------------------------------------------------------------------------
+
+def get_pyplot(install):
+    try:
+        import matplotlib
+    except ImportError:
+        if not install:
+            return None
+        print("report: installing matplotlib with pip", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "matplotlib"], check=False)
+        try:
+            import matplotlib
+        except ImportError:
+            return None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+class Plots:
+    def __init__(self, plt, folder):
+        self.plt = plt
+        self.folder = folder
+
+    def save(self, fig, name):
+        os.makedirs(self.folder, exist_ok=True)
+        path = os.path.join(self.folder, name + ".png")
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        self.plt.close(fig)
+        return f"![{name}](plots/{name}.png)\n"
+
+    def bars(self, name, title, labels, series, ylabel, reference=None):
+        """Grouped bars: series is [(legend, values)]."""
+        if not self.plt or not labels:
+            return ""
+        fig, ax = self.plt.subplots(figsize=(max(5.0, 1.1 * len(labels) + 2), 3.6))
+        width = 0.8 / max(1, len(series))
+        for i, (legend, values) in enumerate(series):
+            xs = [x + (i - (len(series) - 1) / 2) * width for x in range(len(labels))]
+            ax.bar(xs, [v if v is not None else 0 for v in values], width, label=legend)
+        if reference is not None:
+            ax.axhline(reference, color="grey", linestyle="--", linewidth=1)
+        ax.set_xticks(range(len(labels)))
+        ax.set_xticklabels(labels, rotation=0 if len(labels) < 6 else 30, ha="center" if len(labels) < 6 else "right")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title, fontsize=10)
+        if len(series) > 1:
+            ax.legend(fontsize=8)
+        ax.grid(axis="y", alpha=0.3)
+        return self.save(fig, name)
+
+    def lines(self, name, title, xlabel, ylabel, series, logx=True):
+        if not self.plt or not series:
+            return ""
+        fig, ax = self.plt.subplots(figsize=(5.5, 3.6))
+        for legend, xs, ys in series:
+            ax.plot(xs, ys, marker="o", label=legend)
+        if logx:
+            ax.set_xscale("log", base=2)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title, fontsize=10)
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+        return self.save(fig, name)
+
+
+# ---- Sections -----------------------------------------------------------------------------
+
+def section_context(d):
+    keys = ["gpu", "gpu_sm_count", "gpu_driver", "cuda_runtime", "cudnn", "cublas", "torch", "cpu_model",
+            "hardware_threads", "blas", "blas_threads", "compiler", "commit", "date", "host_name",
+            "load_average_at_start", "lengths_source", "bench_mode"]
+    rows = [(k, str(d.context[k]).replace("|", "/")) for k in keys if k in d.context]
+    return table(["", ""], rows) + f"\nFiles: {', '.join(d.files)}.\n"
+
+
+def packed_padded(d, family, gpu, plots):
+    out = []
+    rows, labels, actual, ideal = [], [], [], []
+    for cell in ("rnn-tanh", "rnn-relu", "gru", "lstm"):
+        for lengths in ("fixed", "uniform", "imdb", "imdb-bucket"):
+            if cell != "gru" and lengths != "imdb":
+                continue
+            for pass_ in ("fwd", "fwdbwd"):
+                p = layer(d, family, gpu, cell=cell, lengths=lengths, layout="packed", **{"pass": pass_})
+                q = layer(d, family, gpu, cell=cell, lengths=lengths, layout="padded", **{"pass": pass_})
+                if not p or not q:
+                    continue
+                speedup = q.seconds / p.seconds
+                overhead = q.c("padding_overhead")
+                rows.append((cell, lengths, pass_, fmt_time(p.seconds), fmt_time(q.seconds), ratio(speedup),
+                             ratio(overhead), pct(speedup / overhead if overhead else None)))
+                if pass_ == "fwdbwd":
+                    labels.append(f"{cell}\n{lengths}")
+                    actual.append(speedup)
+                    ideal.append(overhead)
+    if not rows:
+        return ""
+    out.append("Same batches both ways (batch 64, embed 128, hidden 256, one layer). *Ideal* is the padded "
+               "run's computed tokens over real tokens: the speedup packing would give if time were "
+               "proportional to computed tokens. On IMDB a random batch of 64 pads to about 3.8× its real "
+               "tokens; length-bucketed batches to about 1.01×.\n")
+    out.append(table(["cell", "lengths", "pass", "packed", "padded", "speedup", "ideal", "of ideal"], rows))
+    if plots:
+        out.append(plots.bars(f"{d.slug}-{family}-packed-vs-padded", "packed speedup over padded (forward+backward)",
+                              labels, [("measured", actual), ("ideal (computed/real tokens)", ideal)], "speedup ×",
+                              reference=1.0))
+    return "\n".join(out)
+
+
+def cells(d, family, gpu, plots):
+    rows, series = [], {}
+    names = ("rnn-tanh", "rnn-relu", "gru", "lstm")
+    for layout in ("packed", "padded"):
+        for pass_ in ("fwd", "fwdbwd"):
+            found = [layer(d, family, gpu, cell=c, layout=layout, **{"pass": pass_}) for c in names]
+            if not any(found):
+                continue
+            rows.append([layout, pass_] + [f"{si(r.c('tokens_per_second'))} tok/s, {r.c('GFLOP_per_second'):.0f} GFLOP/s"
+                                           if r else "–" for r in found])
+            series[f"{layout} {pass_}"] = [r.c("tokens_per_second") if r else None for r in found]
+    if not rows:
+        return ""
+    text = ("Equal sizes (embed 128, hidden 256, batch 64, IMDB-length random batches). GRU does 3× and LSTM 4× "
+            "the matrix work of a plain RNN per token, which GFLOP/s accounts for.\n\n")
+    text += table(["layout", "pass"] + list(names), rows)
+    if plots:
+        text += plots.bars(f"{d.slug}-{family}-cells", "real tokens/s by cell", list(names),
+                           list(series.items()), "tokens/s")
+    return text
+
+
+def sweeps(d, family, gpu, plots):
+    text = ""
+    for key, label in (("batch", "batch size"), ("hidden", "hidden size"), ("layers", "layers"), ("dirs", "directions")):
+        series, rows = [], []
+        for layout in ("packed", "padded"):
+            for pass_ in ("fwd", "fwdbwd"):
+                points = []
+                for r in d.family(family):
+                    others = default_case(layout=layout, **{"pass": pass_})
+                    others.pop(key)
+                    if r.get("embed", "128") == "128" and matches(r, others, gpu) and key in r.fields:
+                        points.append((int(r.get(key)), r))
+                points.sort(key=lambda p: p[0])
+                if len(points) < 2:
+                    continue
+                for value, r in points:
+                    rows.append((layout, pass_, value, fmt_time(r.seconds), si(r.c("tokens_per_second")),
+                                 f"{r.c('GFLOP_per_second'):.1f}"))
+                series.append((f"{layout} {pass_}", [p[0] for p in points], [p[1].c("GFLOP_per_second") for p in points]))
+        if rows:
+            text += f"\n**{label}** (others at the default GRU)\n\n"
+            text += table(["layout", "pass", key, "time", "tokens/s", "GFLOP/s"], rows)
+            if plots:
+                text += plots.lines(f"{d.slug}-{family}-{key}", f"GFLOP/s by {label}", label, "GFLOP/s", series,
+                                    logx=key in ("batch", "hidden"))
+    return text
+
+
+def algos_math(d, plots):
+    text = ""
+    for key, values in (("algo", ("standard", "persist-static", "persist-dynamic", "persist-static-small-h")),
+                        ("math", ("fp32", "tf32", "fp16"))):
+        rows = []
+        for layout in ("packed", "padded"):
+            for pass_ in ("fwd", "fwdbwd"):
+                row = [layout, pass_]
+                for v in values:
+                    r = layer(d, "gpu_layer", True, layout=layout, **{"pass": pass_, key: v})
+                    name_err = [e for n, e in d.errors.items() if f"/{key}:{v}" in n and f"layout:{layout}" in n
+                                and f"pass:{pass_}/" in n]
+                    row.append(f"{fmt_time(r.seconds)} ({si(r.c('tokens_per_second'))} tok/s)" if r
+                               else ("refused" if name_err else "–"))
+                rows.append(row)
+        text += f"\n**{key}** (default GRU)\n\n" + table(["layout", "pass"] + list(values), rows)
+    return text
+
+
+def ceiling(d, plots):
+    rows, labels, fractions = [], [], []
+    for c in sorted(d.family("blas_ceiling"), key=lambda r: (r.get("pass"), r.get("lengths"), r.get("cell"))):
+        want = {k: v for k, v in c.fields.items()}
+        r = None
+        for cand in d.family("cpu_layer"):
+            if {k: cand.fields.get(k) for k in want} == want and cand.fields.keys() == c.fields.keys():
+                r = cand
+        if not r:
+            continue
+        frac = r.c("GFLOP_per_second") / c.c("GFLOP_per_second")
+        rows.append((c.get("cell"), c.get("pass"), c.get("lengths"), f"{r.c('GFLOP_per_second'):.1f}",
+                     f"{c.c('GFLOP_per_second'):.1f}", pct(frac)))
+        labels.append(f"{c.get('cell')}\n{c.get('pass')}\n{c.get('lengths')}")
+        fractions.append(frac)
+    if not rows:
+        return ""
+    text = ("The ceiling is raw OpenBLAS sgemm on exactly the products CpuRnn issues for the same batches "
+            "(bench_blas_ceiling); the fraction is the stack's useful GFLOP/s over the ceiling's, i.e. the "
+            f"ceiling's time over the stack's. Target: ≥ {pct(TARGETS['cpu_ceiling'])}.\n\n")
+    text += table(["cell", "pass", "lengths", "CpuRnn GFLOP/s", "OpenBLAS GFLOP/s", "fraction"], rows)
+    if plots:
+        text += plots.bars(f"{d.slug}-ceiling", "fraction of the OpenBLAS ceiling", labels,
+                           [("fraction", fractions)], "fraction", reference=TARGETS["cpu_ceiling"])
+    shapes = sorted(d.family("blas_shape"), key=lambda r: r.name)
+    if shapes:
+        text += "\nThe default GRU's products one by one:\n\n"
+        text += table(["product", "m × n × k", "time", "GFLOP/s"],
+                      [(r.positional[0] if r.positional else r.name, f"{r.get('m')} × {r.get('n')} × {r.get('k')}",
+                        fmt_time(r.seconds), f"{r.c('GFLOP_per_second'):.1f}") for r in shapes])
+    return text
+
+
+def training(d, peer):
+    rows = []
+    variants = []
+    for r in sorted(d.results.values(), key=lambda r: r.name):
+        if r.family in ("train_step", "train_epoch"):
+            device, variant = r.positional[0], "/".join([r.positional[1]] + [f"{k}:{v}" for k, v in r.fields.items()])
+            if device != "torch" and (device, variant) not in variants:
+                variants.append((device, variant))
+    for device, variant in variants:
+        step = d.results.get(f"train_step/{device}/{variant}")
+        epoch = d.results.get(f"train_epoch/{device}/{variant}")
+        torch_epoch = peer.get(f"train_epoch/torch/{variant}") if device == "cuda" else None
+        rows.append((device, variant, fmt_time(step.seconds) if step else "–",
+                     si(step.c("tokens_per_second")) if step else "–",
+                     fmt_time(epoch.c("train_seconds")) if epoch else "–",
+                     si(epoch.c("tokens_per_second")) if epoch else "–",
+                     ratio(epoch.c("padding_overhead")) if epoch else "–",
+                     pct(epoch.c("val_accuracy")) if epoch else "–",
+                     fmt_time(torch_epoch.c("train_seconds")) if torch_epoch else "–",
+                     ratio(torch_epoch.c("train_seconds") / epoch.c("train_seconds")) if torch_epoch and epoch else "–"))
+    if not rows:
+        return ""
+    text = ("A step is one training step on the epoch's median batch, waited for; an epoch is the training "
+            "split in the trainer's batch order (then validation, timed separately). *vs PyTorch* is the "
+            "PyTorch peer's epoch time over rnnbench's on the same batches.\n\n")
+    return text + table(["device", "variant", "step", "step tokens/s", "epoch (train)", "epoch tokens/s",
+                         "padding", "val acc", "PyTorch epoch", "vs PyTorch"], rows)
+
+
+def headline(d, peer):
+    lines = []
+    if d.is_gpu:
+        e = d.results.get("train_epoch/cuda/default")
+        if e:
+            s = e.c("train_seconds")
+            lines.append(f"- Default GRU epoch on the GPU: **{fmt_time(s)}** "
+                         f"({si(e.c('tokens_per_second'))} tokens/s); target < {TARGETS['gpu_epoch_s']} s: "
+                         f"{verdict(s < TARGETS['gpu_epoch_s'])}.")
+            t = peer.get("train_epoch/torch/default")
+            if t:
+                rel = t.c("train_seconds") / s
+                lines.append(f"- Against PyTorch on the same batches: **{ratio(rel)}** faster; target ≥ "
+                             f"{TARGETS['gpu_vs_torch']}×: {verdict(rel >= TARGETS['gpu_vs_torch'])}.")
+        p = layer(d, "gpu_layer", True, layout="packed", **{"pass": "fwdbwd"})
+        q = layer(d, "gpu_layer", True, layout="padded", **{"pass": "fwdbwd"})
+        if p and q:
+            sp = q.seconds / p.seconds
+            lines.append(f"- Packed over padded on random IMDB batches (GRU layer, forward+backward): "
+                         f"**{ratio(sp)}** (ideal {ratio(q.c('padding_overhead'))}); target ≥ "
+                         f"{TARGETS['gpu_packed_speedup']}×: {verdict(sp >= TARGETS['gpu_packed_speedup'])}.")
+        a = d.results.get("train_epoch/cuda/default/batching:random")
+        b = d.results.get("train_epoch/cuda/default/batching:random/padding:post")
+        if a and b:
+            lines.append(f"- End to end on random batches, packed over post-padded: "
+                         f"**{ratio(b.c('train_seconds') / a.c('train_seconds'))}**.")
+    e = d.results.get("train_epoch/cpu/default")
+    if e:
+        s = e.c("train_seconds")
+        lines.append(f"- Default GRU epoch on the CPU: **{fmt_time(s)}** training + "
+                     f"{fmt_time(e.c('validation_seconds'))} validation ({si(e.c('tokens_per_second'))} tokens/s, "
+                     f"{e.c('GFLOP_per_second'):.1f} GFLOP/s); target < {TARGETS['cpu_epoch_s']:.0f} s: "
+                     f"{verdict(s < TARGETS['cpu_epoch_s'])}.")
+    r = layer(d, "cpu_layer", False, layout="packed", **{"pass": "fwdbwd"})
+    c = layer(d, "blas_ceiling", False, layout="packed", **{"pass": "fwdbwd"})
+    if r and c:
+        frac = r.c("GFLOP_per_second") / c.c("GFLOP_per_second")
+        lines.append(f"- CPU GRU layer forward+backward at **{pct(frac)}** of the OpenBLAS ceiling on the same "
+                     f"products ({r.c('GFLOP_per_second'):.1f} of {c.c('GFLOP_per_second'):.1f} GFLOP/s); target ≥ "
+                     f"{pct(TARGETS['cpu_ceiling'])}: {verdict(frac >= TARGETS['cpu_ceiling'])}.")
+    load = d.context.get("load_average_at_start")
+    threads = d.context.get("hardware_threads")
+    if load and threads and not d.is_gpu:
+        try:
+            if float(load.split()[0]) > 0.5 * float(threads):
+                lines.append(f"- The machine was shared while measuring (load average {load.split()[0]} at the start "
+                             f"on {threads} hardware threads): CPU numbers are pessimistic.")
+        except ValueError:
+            pass
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def accuracy_section(path):
+    if not os.path.exists(path):
+        return ""
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, ValueError) as e:
+        return f"\n## Accuracy\n\n{path} could not be read: {e}\n"
+    rows = data if isinstance(data, list) else data.get("runs") or data.get("results") or \
+        [dict(v, name=k) if isinstance(v, dict) else {"name": k, "value": v} for k, v in data.items()]
+    rows = [r for r in rows if isinstance(r, dict)]
+    if not rows:
+        return ""
+    keys = []
+    for r in rows:
+        for k in r:
+            if k not in keys and not isinstance(r[k], (dict, list)):
+                keys.append(k)
+
+    def cell(v):
+        if isinstance(v, float):
+            return f"{100 * v:.2f}%" if 0 <= v <= 1 else f"{v:.4g}"
+        return str(v)
+    return f"\n## Accuracy\n\nFrom {path}.\n\n" + table(keys, [[cell(r.get(k, "")) for k in keys] for r in rows])
+
+
+def render(devices, plots, accuracy_path):
+    out = ["# rnnbench benchmark report\n",
+           "Generated by `scripts/report.py` from the Google Benchmark JSON under `results/bench/<device>/` "
+           "(`scripts/bench.sh`, `scripts/gpu_bench.sh`; see docs/BENCHMARKS.md). Times are medians of the "
+           "repetitions; tokens are real (unpadded) tokens; GFLOP/s count 2·G·H·(I+H) per real token, layer and "
+           "direction (backward as twice forward), so padding never counts as useful work.\n"]
+    for d in devices:
+        peer = {r.name: r for r in d.results.values() if "/torch/" in r.name}
+        out.append(f"\n## {d.title}\n")
+        out.append(headline(d, peer))
+        out.append("\n<details><summary>machine and libraries</summary>\n\n" + section_context(d) + "\n</details>\n")
+        text = training(d, peer)
+        if text:
+            out.append("\n### End-to-end training\n\n" + text)
+        for family, gpu, name in (("gpu_layer", True, "cuDNN"), ("cpu_layer", False, "CPU")):
+            if not d.family(family):
+                continue
+            text = packed_padded(d, family, gpu, plots)
+            if text:
+                out.append(f"\n### {name} layer: packed vs padded\n\n" + text)
+            text = cells(d, family, gpu, plots)
+            if text:
+                out.append(f"\n### {name} layer: RNN vs GRU vs LSTM\n\n" + text)
+            text = sweeps(d, family, gpu, plots)
+            if text:
+                out.append(f"\n### {name} layer: shapes\n" + text)
+            if gpu:
+                out.append("\n### cuDNN algorithms and math modes\n" + algos_math(d, plots))
+        text = ceiling(d, plots)
+        if text:
+            out.append("\n### CPU: fraction of the OpenBLAS ceiling\n\n" + text)
+        if d.errors:
+            out.append("\n<details><summary>benchmarks that did not run</summary>\n\n" +
+                       table(["benchmark", "reason"], [(n, e.replace("|", "/")[:160]) for n, e in sorted(d.errors.items())])
+                       + "\n</details>\n")
+    out.append(accuracy_section(accuracy_path))
+    return "\n".join(out)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--results", default="results/bench")
+    parser.add_argument("--out", default=None, help="default: <results>/REPORT.md")
+    parser.add_argument("--accuracy", default="results/accuracy.json")
+    parser.add_argument("--include-quick", action="store_true", help="also report *-quick result folders")
+    parser.add_argument("--no-install", action="store_true", help="never pip-install matplotlib")
+    args = parser.parse_args(argv)
+    out = args.out or os.path.join(args.results, "REPORT.md")
+    folders = [f for f in sorted(glob.glob(os.path.join(args.results, "*"))) if os.path.isdir(f)
+               and glob.glob(os.path.join(f, "*.json")) and (args.include_quick or not f.endswith("-quick"))]
+    devices = [Device(f) for f in folders]
+    devices = [d for d in devices if d.results]
+    if not devices:
+        print(f"report: no benchmark results under {args.results}/<device>/", file=sys.stderr)
+        return 1
+    plt = get_pyplot(not args.no_install)
+    plots = Plots(plt, os.path.join(os.path.dirname(out) or ".", "plots")) if plt else None
+    text = render(devices, plots, args.accuracy)
+    if not plt:
+        text += "\n_(matplotlib unavailable: plots omitted)_\n"
+    tmp = f"{out}.tmp.{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, out)
+    print(f"report: wrote {out} ({len(devices)} device(s))")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
