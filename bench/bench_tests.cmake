@@ -17,3 +17,9 @@ if(TARGET export_dataset)
       ${CMAKE_SOURCE_DIR}/bench/peer_pytorch.py)
   set_tests_properties(export_dataset_quick PROPERTIES LABELS bench SKIP_RETURN_CODE 77 TIMEOUT 120)
 endif()
+
+# The report renders every section from a fixture GPU result (synthetic numbers), tables only.
+add_test(NAME report_fixture
+  COMMAND sh -c "\"$0\" \"$1\" --results \"$2\" --out \"$3\" --accuracy /nonexistent --no-install && grep -q 'Packed over padded on random IMDB batches (GRU layer, forward+backward): \\*\\*3.80×' \"$3\" && grep -q 'vs PyTorch' \"$3\""
+    ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/scripts/report.py ${_fixtures}/results ${CMAKE_BINARY_DIR}/REPORT-fixture.md)
+set_tests_properties(report_fixture PROPERTIES LABELS bench)

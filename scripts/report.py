@@ -336,30 +336,35 @@ def cells(d, family, gpu, plots):
 
 
 def sweeps(d, family, gpu, plots):
+    """One table per swept dimension: a row per value, a column per layout and pass."""
     text = ""
     for key, label in (("batch", "batch size"), ("hidden", "hidden size"), ("layers", "layers"), ("dirs", "directions")):
-        series, rows = [], []
+        columns, series, points_by_value = [], [], {}
         for layout in ("packed", "padded"):
             for pass_ in ("fwd", "fwdbwd"):
-                points = []
-                for r in d.family(family):
-                    others = default_case(layout=layout, **{"pass": pass_})
-                    others.pop(key)
-                    if r.get("embed", "128") == "128" and matches(r, others, gpu) and key in r.fields:
-                        points.append((int(r.get(key)), r))
-                points.sort(key=lambda p: p[0])
+                others = default_case(layout=layout, **{"pass": pass_})
+                others.pop(key)
+                points = sorted((int(r.get(key)), r) for r in d.family(family)
+                                if key in r.fields and r.get("embed", "128") == "128" and matches(r, others, gpu))
                 if len(points) < 2:
                     continue
+                columns.append(f"{layout} {pass_}")
                 for value, r in points:
-                    rows.append((layout, pass_, value, fmt_time(r.seconds), si(r.c("tokens_per_second")),
-                                 f"{r.c('GFLOP_per_second'):.1f}"))
-                series.append((f"{layout} {pass_}", [p[0] for p in points], [p[1].c("GFLOP_per_second") for p in points]))
-        if rows:
-            text += f"\n**{label}** (others at the default GRU)\n\n"
-            text += table(["layout", "pass", key, "time", "tokens/s", "GFLOP/s"], rows)
-            if plots:
-                text += plots.lines(f"{d.slug}-{family}-{key}", f"GFLOP/s by {label}", label, "GFLOP/s", series,
-                                    logx=key in ("batch", "hidden"))
+                    points_by_value.setdefault(value, {})[columns[-1]] = r
+                series.append((columns[-1], [p[0] for p in points], [p[1].c("GFLOP_per_second") for p in points]))
+        if not columns:
+            continue
+        rows = []
+        for value in sorted(points_by_value):
+            row = [value]
+            for column in columns:
+                r = points_by_value[value].get(column)
+                row.append(f"{r.c('GFLOP_per_second'):.1f} GFLOP/s, {si(r.c('tokens_per_second'))} tok/s" if r else "–")
+            rows.append(row)
+        text += f"\n**{label}** (everything else at the default GRU)\n\n" + table([key] + columns, rows)
+        if plots:
+            text += plots.lines(f"{d.slug}-{family}-{key}", f"useful GFLOP/s by {label}", label, "GFLOP/s", series,
+                                logx=key in ("batch", "hidden"))
     return text
 
 
@@ -379,6 +384,13 @@ def algos_math(d, plots):
                                else ("refused" if name_err else "–"))
                 rows.append(row)
         text += f"\n**{key}** (default GRU)\n\n" + table(["layout", "pass"] + list(values), rows)
+        if plots:
+            series = []
+            for layout in ("packed", "padded"):
+                found = [layer(d, "gpu_layer", True, layout=layout, **{"pass": "fwdbwd", key: v}) for v in values]
+                series.append((f"{layout} fwdbwd", [r.c("tokens_per_second") if r else None for r in found]))
+            text += plots.bars(f"{d.slug}-gpu-{key}", f"real tokens/s by cuDNN {key} (forward+backward)",
+                               list(values), series, "tokens/s")
     return text
 
 
