@@ -13,6 +13,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -67,60 +68,96 @@ class DeviceArray {
   DeviceBuffer<unsigned char> storage_;
 };
 
-void run_gpu_layer(benchmark::State& state, const LayerCase& c, const LengthHistogram& histogram) {
-  try {
-    const LayerWorkload work(c, histogram);
-    const RnnShape shape = c.shape();
-    cuda::Stream stream;
-    cuda::CudnnHandle handle = cuda::make_cudnn_handle();
-    CUDNN_CHECK(cudnnSetStream(handle.get(), stream.get()));
-    cuda::CudnnRnn rnn(handle.get(), shape,
-                       cuda::RnnOptions{cuda::parse_rnn_algo(c.algo), cuda::parse_rnn_math(c.math), 0.0f, 1});
-    const bool half = rnn.element_bytes() == 2;
-    const size_t rows = static_cast<size_t>(work.max_rows);
-    const size_t states = static_cast<size_t>(shape.layers) * shape.dirs * c.batch * shape.hidden;
-    const bool lstm = c.cell == Cell::Lstm;
-    cudaStream_t s = stream.get();
-    DeviceArray weights(rnn.weight_space_elements(), half, 1.0f / std::sqrt(static_cast<float>(shape.hidden)), 1, s);
-    DeviceArray dweights(rnn.weight_space_elements(), half, 0.0f, 2, s);
-    DeviceArray x(rows * shape.input, half, 1.0f, 3, s), dx(rows * shape.input, half, 0.0f, 4, s);
-    DeviceArray y(rows * shape.output(), half, 0.0f, 5, s), dy(rows * shape.output(), half, 1e-3f, 6, s);
-    DeviceArray hy(states, half, 0.0f, 7, s), cy(states, half, 0.0f, 8, s);
-    DeviceArray dhy(states, half, 1e-3f, 9, s), dcy(states, half, 1e-3f, 10, s);
+// The handle, after making `stream` the one its calls run on.
+cudnnHandle_t on_stream(cudnnHandle_t handle, cudaStream_t stream) {
+  CUDNN_CHECK(cudnnSetStream(handle, stream));
+  return handle;
+}
 
-    size_t temp_bytes = 0;
+// Everything one case needs on the device, built once and kept while Google Benchmark
+// calls the case again (iteration-count probing, repetitions); the next case frees it.
+struct GpuLayerRun {
+  GpuLayerRun(const LayerCase& c, const LengthHistogram& histogram)
+      : work(c, histogram),
+        shape(c.shape()),
+        handle(cuda::make_cudnn_handle()),
+        rnn(on_stream(handle.get(), stream.get()), shape,
+            cuda::RnnOptions{cuda::parse_rnn_algo(c.algo), cuda::parse_rnn_math(c.math), 0.0f, 1}),
+        half(rnn.element_bytes() == 2),
+        rows(static_cast<size_t>(work.max_rows)),
+        states(static_cast<size_t>(shape.layers) * shape.dirs * c.batch * shape.hidden),
+        weights(rnn.weight_space_elements(), half, 1.0f / std::sqrt(static_cast<float>(shape.hidden)), 1, stream.get()),
+        dweights(rnn.weight_space_elements(), half, 0.0f, 2, stream.get()),
+        x(rows * shape.input, half, 1.0f, 3, stream.get()),
+        dx(rows * shape.input, half, 0.0f, 4, stream.get()),
+        y(rows * shape.output(), half, 0.0f, 5, stream.get()),
+        dy(rows * shape.output(), half, 1e-3f, 6, stream.get()),
+        hy(states, half, 0.0f, 7, stream.get()),
+        cy(states, half, 0.0f, 8, stream.get()),
+        dhy(states, half, 1e-3f, 9, stream.get()),
+        dcy(states, half, 1e-3f, 10, stream.get()),
+        padded(c.padded),
+        backward(c.backward),
+        lstm(c.cell == Cell::Lstm) {
     for (const std::vector<int>& lengths : work.lengths)
-      temp_bytes = std::max(temp_bytes, rnn.temp_space_bytes(lengths, c.padded, c.backward));
-
-    auto run_once = [&] {
-      for (const std::vector<int>& lengths : work.lengths) {
-        rnn.set_batch(lengths, c.padded);
-        rnn.forward(weights.data(), x.data(), y.data(), hy.data(), lstm ? cy.data() : nullptr, c.backward);
-        if (c.backward) {
-          rnn.backward_data(weights.data(), y.data(), dy.data(), dhy.data(), lstm ? dcy.data() : nullptr,
-                            dx.data());
-          rnn.backward_weights(x.data(), y.data(), dweights.data());
-        }
-      }
-    };
+      temp_bytes = std::max(temp_bytes, rnn.temp_space_bytes(lengths, padded, backward));
     // Warm-up: grows the workspace and reserve space, builds dynamic plans, loads kernels.
     run_once();
     run_once();
     stream.synchronize();
+  }
 
+  void run_once() {
+    for (const std::vector<int>& lengths : work.lengths) {
+      rnn.set_batch(lengths, padded);
+      rnn.forward(weights.data(), x.data(), y.data(), hy.data(), lstm ? cy.data() : nullptr, backward);
+      if (backward) {
+        rnn.backward_data(weights.data(), y.data(), dy.data(), dhy.data(), lstm ? dcy.data() : nullptr, dx.data());
+        rnn.backward_weights(x.data(), y.data(), dweights.data());
+      }
+    }
+  }
+
+  LayerWorkload work;
+  RnnShape shape;
+  cuda::Stream stream;
+  cuda::CudnnHandle handle;
+  cuda::CudnnRnn rnn;
+  bool half;
+  size_t rows, states;
+  DeviceArray weights, dweights, x, dx, y, dy, hy, cy, dhy, dcy;
+  bool padded, backward, lstm;
+  size_t temp_bytes = 0;
+};
+
+void run_gpu_layer(benchmark::State& state, const LayerCase& c, const LengthHistogram& histogram) {
+  static std::unique_ptr<GpuLayerRun> current;
+  static std::string current_name;
+  const std::string name = c.name("gpu_layer", true);
+  try {
+    if (!current || current_name != name) {
+      current.reset();  // free the previous case's memory before allocating this one's
+      current_name.clear();
+      current = std::make_unique<GpuLayerRun>(c, histogram);
+      current_name = name;
+    }
+    GpuLayerRun& run = *current;
+    cudaStream_t s = run.stream.get();
     cuda::Event start, stop;
     for (auto _ : state) {
       start.record(s);
-      run_once();
+      run.run_once();
       stop.record(s);
       stop.synchronize();
       state.SetIterationTime(stop.elapsed_since(start) * 1e-3);
     }
-    set_throughput_counters(state, work.sequences, work.real, work.computed, work.flops);
-    state.counters["temp_bytes"] = static_cast<double>(temp_bytes);
+    set_throughput_counters(state, run.work.sequences, run.work.real, run.work.computed, run.work.flops);
+    state.counters["temp_bytes"] = static_cast<double>(run.temp_bytes);
   } catch (const Error& e) {
     // Refused configurations (a persistent algorithm that does not support the shape, out
     // of memory at the largest sizes) are reported, not fatal.
+    current.reset();
+    current_name.clear();
     state.SkipWithError(e.what());
   }
 }
