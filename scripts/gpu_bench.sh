@@ -14,6 +14,10 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build-gpu}
 DATA=${1:-${RNNB_DATA:-}}
 RESULTS=${RESULTS:-results/bench}
+# scripts/bench.sh gpu-bundle ships the benches compressed: unpack them once.
+if [ -f "$BUILD/bench.tar.xz" ] && [ ! -x "$BUILD/bench_train" ]; then
+  tar -C "$BUILD" -xJf "$BUILD/bench.tar.xz" || exit 2
+fi
 for exe in bench_rnn_layer bench_train export_dataset; do
   if [ ! -x "$BUILD/$exe" ]; then
     echo "gpu_bench: $BUILD/$exe is missing: run scripts/build_gpu.sh and scripts/bench.sh gpu-bundle where the toolchain is, and carry $BUILD/" >&2
