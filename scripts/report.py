@@ -249,22 +249,26 @@ class Plots:
         ax.set_ylabel(ylabel)
         ax.set_title(title, fontsize=10)
         if len(series) > 1:
-            ax.legend(fontsize=8)
+            ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         ax.grid(axis="y", alpha=0.3)
         return self.save(fig, name)
 
     def lines(self, name, title, xlabel, ylabel, series, logx=True):
         if not self.plt or not series:
             return ""
-        fig, ax = self.plt.subplots(figsize=(5.5, 3.6))
+        fig, ax = self.plt.subplots(figsize=(6.5, 3.6))
         for legend, xs, ys in series:
             ax.plot(xs, ys, marker="o", label=legend)
         if logx:
             ax.set_xscale("log", base=2)
+        ticks = sorted({x for _, xs, _ in series for x in xs})
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([str(t) for t in ticks])
+        ax.minorticks_off()
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.set_title(title, fontsize=10)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         ax.grid(alpha=0.3)
         return self.save(fig, name)
 
