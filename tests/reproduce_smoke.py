@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""ctest smoke test of scripts/reproduce.py: one quick tutorial-gru run on a tiny subset must
+write accuracy.json and accuracy.md with that row. Exits 77 (skipped) without the dataset.
+
+usage: reproduce_smoke.py BUILD_DIR OUT_DIR
+"""
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def find_dataset():
+    candidates = [os.environ.get("RNNB_DATA", "")]
+    candidates += sorted(glob.glob(os.path.join(REPO, "datasets", "aclImdb_v1*.tar.gz")))
+    candidates += [os.path.join(REPO, "datasets", "aclImdb"),
+                   os.path.join(REPO, "..", "shared", "datasets", "aclImdb_v1_labeled.tar.gz")]
+    return next((c for c in candidates if c and os.path.exists(c)), None)
+
+
+def main():
+    build, out = sys.argv[1], sys.argv[2]
+    data = find_dataset()
+    if not data:
+        print("SKIPPED: IMDB dataset not found (run datasets/fetch_imdb.sh or set RNNB_DATA)")
+        return 77
+    shutil.rmtree(out, ignore_errors=True)
+    subprocess.run([sys.executable, os.path.join(REPO, "scripts", "reproduce.py"), "--build", build, "--quick",
+                    "--seeds", "1", "--only", "tutorial-gru", "--device", "cpu", "--data", data, "--out-dir", out],
+                   check=True)
+    with open(os.path.join(out, "accuracy.json")) as f:
+        summary = json.load(f)
+    rows = summary["results"]
+    assert summary["quick"] is True and summary["failed"] == [], summary
+    assert [r["name"] for r in rows] == ["tutorial-gru"], rows
+    row = rows[0]
+    assert row["seeds"] == 1 and row["device"] == "cpu", row
+    assert 0.0 <= row["test_acc_mean"] <= 1.0 and row["test_acc_min"] == row["test_acc_max"], row
+    assert row["tokens_per_s_mean"] > 0 and row["epoch_seconds_mean"] > 0, row
+    assert row["reference"].startswith("85.68%"), row
+    assert os.path.exists(os.path.join(out, "runs", "tutorial-gru", "seed1", "metrics.jsonl"))
+    with open(os.path.join(out, "accuracy.md")) as f:
+        table = f.read()
+    assert "| tutorial-gru | cpu | " in table and "85.68% test" in table, table
+    assert not glob.glob(os.path.join(out, "*.tmp")), "temp files left behind"
+    shutil.rmtree(out, ignore_errors=True)
+    print("reproduce.py smoke test passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
