@@ -80,8 +80,8 @@ class Backend {
 };
 
 // Fresh parameters: embedding N(0, 1) like torch.nn.Embedding; recurrent weights and
-// biases U(-1/sqrt(H), 1/sqrt(H)) like torch.nn.RNN/GRU/LSTM; head U(-1/sqrt(F), 1/sqrt(F))
-// like torch.nn.Linear.
+// biases U(-1/sqrt(H), 1/sqrt(H)) like torch.nn.RNN/GRU/LSTM; each head layer
+// U(-1/sqrt(fan_in), 1/sqrt(fan_in)) like torch.nn.Linear.
 TrainState initial_state(const ModelConfig& config, uint64_t seed);
 
 std::unique_ptr<Backend> make_cpu_backend(const ModelConfig& model, const OptimConfig& optim,
