@@ -76,7 +76,10 @@ int run_train(Options options) {
 
   std::cerr << "training " << cell_name(base.model.cell) << " (" << base.model.layers << " layer"
             << (base.model.layers > 1 ? "s" : "") << (base.model.bidirectional ? ", bidirectional" : "")
-            << ", embed " << base.model.embed << ", hidden " << base.model.hidden << ", vocabulary "
+            << ", embed " << base.model.embed << ", hidden " << base.model.hidden
+            << (base.model.pool != Pool::Last ? ", pool " + pool_name(base.model.pool) : "")
+            << (base.model.head_hidden > 0 ? ", head hidden " + std::to_string(base.model.head_hidden) : "")
+            << ", vocabulary "
             << base.model.vocab_size << ") on " << backend->name() << ": " << dataset.train.size()
             << " train / " << dataset.validation.size() << " validation / " << dataset.test.size()
             << " test reviews, " << padding_name(train.padding) << ", batch " << train.batch_size << "\n";

@@ -1,0 +1,82 @@
+// The accuracy options through the rnnbench binary on a small real subset: a pooled,
+// post-padded model with a hidden head layer trains with early stopping and plateau
+// halving, its checkpoint evaluates to the same test accuracy, and it resumes.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <regex>
+
+#include "support/test_data.h"
+#include "train/checkpoint.h"
+#include "util/atomic_file.h"
+
+namespace rnnb {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Result {
+  int exit_code;
+  std::string output;
+};
+
+Result run(const std::string& args) {
+  const std::string command = std::string(RNNB_BINARY_DIR) + "/rnnbench " + args + " 2>&1 </dev/null";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (!pipe) return {-1, ""};
+  std::string output;
+  std::array<char, 4096> buffer;
+  size_t n;
+  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) output.append(buffer.data(), n);
+  const int status = ::pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), output};
+}
+
+// "accuracy 61.50%" -> "61.50"
+std::string accuracy_in(const std::string& text) {
+  std::smatch match;
+  return std::regex_search(text, match, std::regex("accuracy ([0-9.]+)%")) ? match[1].str() : "";
+}
+
+TEST(ModelOptionsCli, PooledModelTrainsEvaluatesAndResumes) {
+  const std::string data = testing::real_dataset_path();
+  if (data.empty()) GTEST_SKIP() << "IMDB dataset not found (run datasets/fetch_imdb.sh or set RNNB_DATA)";
+  const fs::path dir = fs::temp_directory_path() / ("rnnb_optcli_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  const std::string out = (dir / "run").string();
+  const std::string common = "--data " + data + " --cache-dir " + (dir / "cache").string() +
+                             " --train-limit 500 --test-limit 200 --max-len 50";
+  Result r = run("train --device cpu " + common +
+                 " --embed 8 --hidden 8 --bidirectional --pool meanmax --head-hidden 8 --embed-dropout 0.1"
+                 " --padding post --patience 5 --lr-plateau 1 --epochs 2 --progress off --out " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("pool meanmax, head hidden 8"), std::string::npos) << r.output;
+  const std::string trained = accuracy_in(r.output.substr(r.output.find("test (best epoch")));
+  ASSERT_FALSE(trained.empty()) << r.output;
+
+  const Checkpoint best = load_checkpoint(out + "/best.ckpt");
+  EXPECT_EQ(best.model.pool, Pool::MeanMax);
+  EXPECT_EQ(best.model.head_hidden, 8);
+  EXPECT_FLOAT_EQ(best.model.embed_dropout, 0.1f);
+  const std::vector<uint8_t> metrics = read_file_bytes(out + "/metrics.jsonl");
+  EXPECT_NE(std::string(metrics.begin(), metrics.end()).find("\"lr\":"), std::string::npos);
+
+  // The checkpoint alone restores the model, padding included: the same test accuracy.
+  r = run("eval --device cpu " + common + " --checkpoint " + out + "/best.ckpt");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(accuracy_in(r.output), trained) << r.output;
+
+  r = run("train --device cpu " + common + " --epochs 3 --progress off --resume " + out + "/last.ckpt");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("epoch 3/3"), std::string::npos) << r.output;
+  EXPECT_EQ(load_checkpoint(out + "/last.ckpt").model, best.model);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace rnnb
