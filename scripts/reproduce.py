@@ -74,11 +74,19 @@ def read_metrics(path):
     return epochs, test
 
 
-def run_one(binary, preset, options, seed, out, device, extra, data, log):
+def run_one(binary, preset, options, seed, out, device, extra, data, log, reuse):
     command = [binary, "train", "--preset", preset, *options, "--seed", str(seed), "--device", device,
                "--out", out, "--progress", "off", *extra]
     if data:
         command += ["--data", data]
+    record = os.path.join(out, "command.json")
+    if reuse and os.path.exists(record):
+        # A finished run of the very same command is kept (a long matrix can go on where it stopped).
+        with open(record) as f:
+            previous = json.load(f)
+        if previous.get("command") == command[1:] and previous.get("finished"):
+            print(f"reusing {out}", flush=True)
+            return previous["result"]
     print("$ " + " ".join(shlex.quote(c) for c in command), flush=True)
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "train.log"), "w") as captured:
@@ -94,7 +102,7 @@ def run_one(binary, preset, options, seed, out, device, extra, data, log):
         if process.wait() != 0:
             raise RuntimeError(f"rnnbench exited with {process.returncode}; see {out}/train.log")
     epochs, test = read_metrics(os.path.join(out, "metrics.jsonl"))
-    return {
+    result = {
         "seed": seed,
         "device": device_name or "unknown",
         "test_acc": test["test_acc"],
@@ -104,6 +112,8 @@ def run_one(binary, preset, options, seed, out, device, extra, data, log):
         "tokens_per_s": test["tokens_per_s"],
         "val_acc_best": max((e["val_acc"] for e in epochs), default=None),
     }
+    write_atomic(record, json.dumps({"command": command[1:], "finished": True, "result": result}, indent=2) + "\n")
+    return result
 
 
 def summarize(name, preset, options, reference, runs):
@@ -181,6 +191,8 @@ def main():
     parser.add_argument("--out-dir", default="results", help="where accuracy.json/.md and runs/ go")
     parser.add_argument("--list", action="store_true", help="print the configurations and exit")
     parser.add_argument("--verbose", action="store_true", help="echo rnnbench's output")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep finished runs of the same command under <out-dir>/runs instead of training again")
     args = parser.parse_args()
     if args.seeds < 1:
         parser.error("--seeds must be at least 1")
@@ -209,7 +221,8 @@ def main():
         for seed in range(1, args.seeds + 1):
             out = os.path.join(out_dir, "runs", name, f"seed{seed}")
             try:
-                runs.append(run_one(binary, preset, options, seed, out, args.device, extra, args.data, args.verbose))
+                runs.append(run_one(binary, preset, options, seed, out, args.device, extra, args.data, args.verbose,
+                                    args.reuse))
                 print(f"{name} seed {seed}: test accuracy {100 * runs[-1]['test_acc']:.2f}% on {runs[-1]['device']}",
                       flush=True)
             except (RuntimeError, ValueError, OSError) as e:

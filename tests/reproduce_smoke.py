@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """ctest smoke test of scripts/reproduce.py: one quick tutorial-gru run on a tiny subset must
-write accuracy.json and accuracy.md with that row. Exits 77 (skipped) without the dataset.
+write accuracy.json and accuracy.md with that row, and a second pass with --reuse must keep
+it without training. Exits 77 (skipped) without the dataset.
 
 usage: reproduce_smoke.py BUILD_DIR OUT_DIR
 """
@@ -29,9 +30,10 @@ def main():
         print("SKIPPED: IMDB dataset not found (run datasets/fetch_imdb.sh or set RNNB_DATA)")
         return 77
     shutil.rmtree(out, ignore_errors=True)
-    subprocess.run([sys.executable, os.path.join(REPO, "scripts", "reproduce.py"), "--build", build, "--quick",
-                    "--seeds", "1", "--only", "tutorial-gru", "--device", "cpu", "--data", data, "--out-dir", out],
-                   check=True)
+    command = [sys.executable, os.path.join(REPO, "scripts", "reproduce.py"), "--build", build, "--quick",
+               "--seeds", "1", "--only", "tutorial-gru", "--device", "cpu", "--data", data, "--out-dir", out,
+               "--reuse"]
+    subprocess.run(command, check=True)
     with open(os.path.join(out, "accuracy.json")) as f:
         summary = json.load(f)
     rows = summary["results"]
@@ -47,6 +49,11 @@ def main():
         table = f.read()
     assert "| tutorial-gru | cpu | " in table and "85.68% test" in table, table
     assert not glob.glob(os.path.join(out, "*.tmp")), "temp files left behind"
+    # A second pass keeps the finished run instead of training again, with the same row.
+    again = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    assert "reusing" in again and "$ " not in again, again
+    with open(os.path.join(out, "accuracy.json")) as f:
+        assert json.load(f)["results"][0]["test_acc_mean"] == row["test_acc_mean"]
     shutil.rmtree(out, ignore_errors=True)
     print("reproduce.py smoke test passed")
     return 0
