@@ -124,6 +124,9 @@ int export_all(const std::string& out_dir, int epochs, const Mode& mode) {
                                   .add("rnn_dropout", static_cast<double>(m.rnn_dropout))
                                   .add("head_dropout", static_cast<double>(m.head_dropout))
                                   .add("classes", m.classes)
+                                  .add("pool", pool_name(m.pool))
+                                  .add("embed_dropout", static_cast<double>(m.embed_dropout))
+                                  .add("head_hidden", m.head_hidden)
                                   .str();
     const std::string optim = JsonLine()
                                   .add("lr", static_cast<double>(o.lr))

@@ -152,7 +152,10 @@ def assemble(np, split, batch, padding):
     return tokens, lengths.astype(np.int64), split.labels[batch].astype(np.int64)
 
 
-def build_model(torch, cfg):
+def build_model(torch, cfg, padding):
+    """rnnbench's classifier in torch: embedding (+ dropout) -> RNN -> features (the top
+    layer's final states, or mean / max / both of its outputs over each review's real
+    positions) -> dropout -> [ReLU hidden layer] -> linear."""
     nn = torch.nn
 
     class Classifier(nn.Module):
@@ -162,7 +165,9 @@ def build_model(torch, cfg):
             self.layers = cfg["layers"]
             self.dirs = 2 if cfg["bidirectional"] else 1
             self.hidden = cfg["hidden"]
+            self.pool = cfg.get("pool", "last")
             self.embedding = nn.Embedding(cfg["vocab_size"], cfg["embed"])
+            self.embed_dropout = nn.Dropout(cfg.get("embed_dropout", 0.0))
             kwargs = dict(num_layers=cfg["layers"], bidirectional=cfg["bidirectional"],
                           dropout=cfg["rnn_dropout"] if cfg["layers"] > 1 else 0.0)
             if self.cell == "gru":
@@ -172,19 +177,40 @@ def build_model(torch, cfg):
             else:
                 self.rnn = nn.RNN(cfg["embed"], cfg["hidden"],
                                   nonlinearity="relu" if self.cell == "rnn-relu" else "tanh", **kwargs)
+            features = (2 if self.pool == "meanmax" else 1) * self.dirs * cfg["hidden"]
             self.head_dropout = nn.Dropout(cfg["head_dropout"])
-            self.head = nn.Linear(self.dirs * cfg["hidden"], cfg["classes"])
+            head_hidden = cfg.get("head_hidden", 0)
+            self.hidden_layer = nn.Sequential(nn.Linear(features, head_hidden), nn.ReLU()) if head_hidden else None
+            self.head = nn.Linear(head_hidden or features, cfg["classes"])
 
         def forward(self, tokens, lengths, packed):
-            x = self.embedding(tokens)
+            x = self.embed_dropout(self.embedding(tokens))
             if packed:
                 x = nn.utils.rnn.pack_padded_sequence(x, lengths, enforce_sorted=True)
-            _, state = self.rnn(x)
-            if self.cell == "lstm":
-                state = state[0]
-            top = state.view(self.layers, self.dirs, -1, self.hidden)[-1]
-            features = torch.cat([top[d] for d in range(self.dirs)], dim=1)
-            return self.head(self.head_dropout(features))
+            outputs, state = self.rnn(x)
+            if self.pool == "last":
+                if self.cell == "lstm":
+                    state = state[0]
+                top = state.view(self.layers, self.dirs, -1, self.hidden)[-1]
+                features = torch.cat([top[d] for d in range(self.dirs)], dim=1)
+            else:
+                if packed:
+                    outputs, _ = nn.utils.rnn.pad_packed_sequence(outputs)
+                steps = outputs.shape[0]
+                t = torch.arange(steps, device=outputs.device).unsqueeze(1)
+                real = lengths.to(outputs.device).unsqueeze(0)
+                mask = (t >= steps - real) if (padding == "pre" and not packed) else (t < real)  # [steps x B]
+                mask = mask.unsqueeze(2)
+                parts = []
+                if self.pool in ("mean", "meanmax"):
+                    parts.append((outputs * mask).sum(0) / real.squeeze(0).unsqueeze(1).to(outputs.dtype))
+                if self.pool in ("max", "meanmax"):
+                    parts.append(outputs.masked_fill(~mask, float("-inf")).amax(0))
+                features = torch.cat(parts, dim=1)
+            features = self.head_dropout(features)
+            if self.hidden_layer is not None:
+                features = self.hidden_layer(features)
+            return self.head(features)
 
     return Classifier()
 
@@ -192,7 +218,7 @@ def build_model(torch, cfg):
 def train_variant(torch, np, v, epochs, device):
     F = torch.nn.functional
     torch.manual_seed(v.train_cfg["seed"])
-    model = build_model(torch, v.model).to(device)
+    model = build_model(torch, v.model, v.train_cfg["padding"]).to(device)
     o = v.optim
     opt = torch.optim.Adam(model.parameters(), lr=o["lr"], betas=(o["beta1"], o["beta2"]), eps=o["eps"],
                            weight_decay=o["weight_decay"])

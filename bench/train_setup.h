@@ -1,6 +1,6 @@
 // The end-to-end training configurations the benchmarks time and the PyTorch peer repeats:
-// every preset, plus the default GRU on random batches packed and post-padded (the
-// end-to-end padded-vs-packed comparison). Each resolves through the same option table and
+// every preset (src/cli/presets.h), plus the default GRU on random batches packed and
+// post-padded (the end-to-end padded-vs-packed comparison). Each resolves through the same option table and
 // presets as `rnnbench train`, so the data settings, model and optimizer are identical.
 // Quick mode swaps in a tiny synthetic dataset and shrinks the model (same structure).
 #pragma once
@@ -14,6 +14,7 @@
 
 #include "bench_common.h"
 #include "cli/options.h"
+#include "cli/presets.h"
 #include "cli/run_config.h"
 #include "data/dataset.h"
 #include "data/vocab.h"
@@ -32,17 +33,20 @@ struct TrainVariant {
   }
 };
 
+// Every preset of `rnnbench presets`, in its order, with the default GRU's two random-batch
+// variants right after it.
 inline const std::vector<TrainVariant>& train_variants() {
-  static const std::vector<TrainVariant> variants = {
-      {"default", {}},
-      {"default", {{"batching", "random"}}},
-      {"default", {{"batching", "random"}, {"padding", "post"}}},
-      {"tutorial-gru", {}},
-      {"tutorial-rnn", {}},
-      {"tutorial-bilstm", {}},
-      {"tutorial-bilstm-1layer", {}},
-      {"tutorial-lstm-3layer", {}},
-  };
+  static const std::vector<TrainVariant> variants = [] {
+    std::vector<TrainVariant> list;
+    for (const Preset& preset : presets()) {
+      list.push_back({preset.name, {}});
+      if (preset.name == "default") {
+        list.push_back({"default", {{"batching", "random"}}});
+        list.push_back({"default", {{"batching", "random"}, {"padding", "post"}}});
+      }
+    }
+    return list;
+  }();
   return variants;
 }
 

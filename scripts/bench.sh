@@ -7,7 +7,7 @@
 #   suites: blas (bench_blas_ceiling), cpu (bench_cpu_rnn), gpu (bench_rnn_layer),
 #           train (bench_train); default: all of them (gpu only does anything with a GPU)
 #   env: BUILD=build-bench  RESULTS=results/bench (quick: results/tmp/bench)  RNNB_DATA=<IMDB archive>
-#        REPETITIONS=3 (layer and ceiling benches)  NO_REPORT=1  FILTER=<regex for every suite>
+#        REPETITIONS=5 (layer and ceiling benches, interleaved)  NO_REPORT=1  FILTER=<regex for every suite>
 #
 #        scripts/bench.sh gpu-bundle
 #   adds build-gpu/bench.tar.xz (the GPU bench executables and libbenchmark, compressed)
@@ -59,7 +59,7 @@ suites=("$@")
 BUILD=${BUILD:-build-bench}
 # Quick results only show that everything runs: they go to the ignored results/tmp/.
 if [ "$mode" = quick ]; then RESULTS=${RESULTS:-results/tmp/bench}; else RESULTS=${RESULTS:-results/bench}; fi
-REPETITIONS=${REPETITIONS:-3}
+REPETITIONS=${REPETITIONS:-5}
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release > /dev/null
 cmake --build "$BUILD" -j"${JOBS:-2}" --target bench_blas_ceiling bench_cpu_rnn bench_rnn_layer bench_train
 
@@ -105,8 +105,10 @@ run_suite() {  # exe, extra flags...
   echo "($exe: $((SECONDS - start)) s)"
 }
 
+# Repetitions of the layer and ceiling cases run in a random interleaved order, so a burst
+# of load from elsewhere on a shared machine spreads over many cases instead of ruining one.
 reps=()
-[ "$mode" != quick ] && reps=(--benchmark_repetitions="$REPETITIONS")
+[ "$mode" != quick ] && reps=(--benchmark_repetitions="$REPETITIONS" --benchmark_enable_random_interleaving=true)
 for suite in "${suites[@]}"; do
   case "$suite" in
     blas) run_suite bench_blas_ceiling "${reps[@]}" ;;
