@@ -28,12 +28,15 @@ fi
 flags=(-std=c++20 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
        -I"$root/src" -I/usr/include/x86_64-linux-gnu/openblas-pthread -DRNNB_VERSION=\"fuzz\")
 
-# The library: data, util, model and train sources (what the targets can reach), built once.
+# The library: data, util, model and train sources (what the targets can reach); an object
+# is rebuilt when any source or header is newer.
 mkdir -p "$build/obj"
 sources=("$root"/src/util/*.cpp "$root"/src/data/*.cpp "$root"/src/model/*.cpp "$root"/src/train/*.cpp)
 printf '%s\n' "${sources[@]}" | xargs -P "$jobs" -I{} sh -c '
   src="$1"; shift; obj="'"$build"'/obj/$(echo "$src" | sed "s|'"$root"'/||; s|/|_|g").o"
-  if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ]; then clang++ "$@" -fsanitize=fuzzer-no-link -c "$src" -o "$obj"; fi
+  if [ ! -f "$obj" ] || [ -n "$(find "'"$root"'/src" -name "*.[ch]*" -newer "$obj" -print -quit)" ]; then
+    clang++ "$@" -fsanitize=fuzzer-no-link -c "$src" -o "$obj"
+  fi
 ' _ {} "${flags[@]}"
 rm -f "$build/librnnb_fuzz.a"
 ar rcs "$build/librnnb_fuzz.a" "$build"/obj/*.o
@@ -53,7 +56,6 @@ ln -sf 1_9.txt "$tree/aclImdb/train/pos/link.txt"
 rm -rf "$tree"
 printf 'This movie is GREAT!!! <br />Don'"'"'t miss it.' > "$seeds/tokenizer/plain.txt"
 printf 'caf\xc3\xa9 \xff\xfe \x80 \xf0\x9f\x98\x80 a\0b <BR /> x' > "$seeds/tokenizer/bytes.txt"
-if [ -x "$root/build-rel/rnnbench" ] || [ -x "$root/build/rnnbench" ]; then :; fi
 # A checkpoint seed written by the engine itself (a tiny model), prefixed for both modes.
 cat > "$build/make_seed.cpp" <<'CPP'
 #include <cstdio>

@@ -68,7 +68,7 @@ class BinaryReader {
       fail(what_ + " is corrupt or truncated: it claims " + std::to_string(n) +
            " elements but holds " + std::to_string(remaining()) + " more bytes");
     std::vector<T> v(n);
-    std::memcpy(v.data(), data_ + pos_, n * sizeof(T));
+    if (n > 0) std::memcpy(v.data(), data_ + pos_, n * sizeof(T));  // memcpy(nullptr, ..., 0) is undefined
     pos_ += n * sizeof(T);
     return v;
   }
