@@ -6,8 +6,9 @@
 //     dX = dG W over all N tokens.
 // Nothing else (no cell arithmetic, no copies), so its time is what the stack would take
 // if everything but the matrix products were free. The GFLOP/s use the same formula as
-// bench_cpu_rnn and the same batches (same names after the prefix), so
-//   fraction of the ceiling = cpu_layer GFLOP/s / blas_ceiling GFLOP/s.
+// bench_cpu_rnn and the same batches (same names after the prefix); cpu_stack/* runs CpuRnn
+// on the same cases in the same process, so
+//   fraction of the ceiling = cpu_stack GFLOP/s / blas_ceiling GFLOP/s.
 // blas_shape/* time the single products of the default GRU one by one.
 //
 //   bench_blas_ceiling [--quick] [Google Benchmark flags]
@@ -16,6 +17,7 @@
 
 #include <vector>
 
+#include "cpu_layer.h"
 #include "layer_cases.h"
 
 namespace rnnb::bench {
@@ -137,8 +139,15 @@ int main(int argc, char** argv) {
         c.cell = cell;
         auto* b = benchmark::RegisterBenchmark(c.name("blas_ceiling", false).c_str(),
                                                [c](benchmark::State& state) { run_ceiling(state, c, lengths); });
-        b->Unit(benchmark::kMillisecond)->UseRealTime();
-        if (mode.quick) b->Iterations(2);
+        // The stack itself on the same case, in the same run: with interleaved repetitions
+        // both see the same machine state, which a shared machine does not keep from one
+        // run to the next.
+        auto* s = benchmark::RegisterBenchmark(c.name("cpu_stack", false).c_str(),
+                                               [c](benchmark::State& state) { run_cpu_layer(state, c, lengths); });
+        for (auto* bench : {b, s}) {
+          bench->Unit(benchmark::kMillisecond)->UseRealTime();
+          if (mode.quick) bench->Iterations(2);
+        }
       }
 
   // The default GRU's products one by one; N is the real tokens of its packed random batch.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benchmark suite on this machine and writes Google Benchmark JSON (with context:
-# machine, libraries, commit, date) to results/bench/<device>/, then renders
+# machine, libraries, commit, date) to results/bench/<device>/ (console logs to the ignored
+# results/tmp/bench-logs/<device>/), then renders
 # results/bench/REPORT.md with scripts/report.py.
 #
 # Usage: scripts/bench.sh [quick|default|full] [suite ...]
@@ -73,7 +74,8 @@ fi
 slug=$(echo "$device" | tr '[:upper:]' '[:lower:]' | sed -E 's/[^a-z0-9]+/-/g; s/^-+|-+$//g')
 [ "$mode" = quick ] && slug="$slug-quick"
 out="$RESULTS/$slug"
-mkdir -p "$out"
+logs="results/tmp/bench-logs/$slug"  # ignored; the JSON holds the results
+mkdir -p "$out" "$logs"
 export RNNB_COMMIT=${RNNB_COMMIT:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}
 echo "bench: $mode mode, device '$device', results in $out/, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -90,10 +92,10 @@ run_suite() {  # exe, extra flags...
   local start=$SECONDS
   # Written to a temp name and renamed, so an interrupted run leaves the last good file.
   "$BUILD/$exe" "${mode_flags[@]}" --benchmark_out="$json.tmp" --benchmark_out_format=json \
-    ${FILTER:+--benchmark_filter="$FILTER"} "$@" 2>&1 | tee "$out/$exe.log"
+    ${FILTER:+--benchmark_filter="$FILTER"} "$@" 2>&1 | tee "$logs/$exe.log"
   local rc=${PIPESTATUS[0]}
   if [ "$rc" -ne 0 ]; then
-    echo "bench: $exe failed (exit $rc); see $out/$exe.log" >&2
+    echo "bench: $exe failed (exit $rc); see $logs/$exe.log" >&2
     rm -f "$json.tmp"
     return "$rc"
   fi

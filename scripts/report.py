@@ -79,7 +79,7 @@ def load_file(path):
         else:
             runs.setdefault(name, []).append(b)
     results = {}
-    for name in set(runs) | set(medians):
+    for name in dict.fromkeys(list(runs) + list(medians)):  # in the file's order
         r = Result(name, runs.get(name, []), medians.get(name))
         results[r.name] = r
     return report.get("context", {}), results, errors
@@ -93,6 +93,7 @@ class Device:
         self.results = {}
         self.errors = {}
         self.files = []
+        self.loads = []  # (suite, 1-minute load average when it started)
         for path in sorted(glob.glob(os.path.join(folder, "*.json"))):
             try:
                 context, results, errors = load_file(path)
@@ -104,12 +105,9 @@ class Device:
                 self.context.setdefault(k, v)
             # The quietest start among the suites tells how shared the machine was (later
             # suites start right after this run's own load).
-            load, current = context.get("load_average_at_start"), self.context.get("load_average_at_start")
-            try:
-                if load and current and float(load.split()[0]) < float(current.split()[0]):
-                    self.context["load_average_at_start"] = load
-            except (ValueError, IndexError):
-                pass
+            load = context.get("load_average_at_start")
+            if load:
+                self.loads.append((os.path.splitext(os.path.basename(path))[0], load.split()[0]))
             self.results.update(results)
             self.errors.update(errors)
 
@@ -398,14 +396,21 @@ def algos_math(d, plots):
     return text
 
 
+def stack_for(d, ceiling_result):
+    """CpuRnn's result on a ceiling case: from the same run (cpu_stack) when there is one,
+    else from bench_cpu_rnn (cpu_layer, a different run)."""
+    for family in ("cpu_stack", "cpu_layer"):
+        for cand in d.family(family):
+            if cand.fields == ceiling_result.fields:
+                return cand
+    return None
+
+
 def ceiling(d, plots):
     rows, labels, fractions = [], [], []
     for c in sorted(d.family("blas_ceiling"), key=lambda r: (r.get("pass"), r.get("lengths"), r.get("cell"))):
         want = {k: v for k, v in c.fields.items()}
-        r = None
-        for cand in d.family("cpu_layer"):
-            if {k: cand.fields.get(k) for k in want} == want and cand.fields.keys() == c.fields.keys():
-                r = cand
+        r = stack_for(d, c)
         if not r:
             continue
         frac = r.c("GFLOP_per_second") / c.c("GFLOP_per_second")
@@ -416,8 +421,9 @@ def ceiling(d, plots):
     if not rows:
         return ""
     text = ("The ceiling is raw OpenBLAS sgemm on exactly the products CpuRnn issues for the same batches "
-            "(bench_blas_ceiling); the fraction is the stack's useful GFLOP/s over the ceiling's, i.e. the "
-            f"ceiling's time over the stack's. Target: ≥ {pct(TARGETS['cpu_ceiling'])}.\n\n")
+            "(bench_blas_ceiling, which also runs CpuRnn on the same cases in the same process, repetitions "
+            "interleaved); the fraction is the stack's useful GFLOP/s over the ceiling's, i.e. the ceiling's "
+            f"time over the stack's. Target: ≥ {pct(TARGETS['cpu_ceiling'])}.\n\n")
     text += table(["cell", "pass", "lengths", "CpuRnn GFLOP/s", "OpenBLAS GFLOP/s", "fraction"], rows)
     if plots:
         text += plots.bars(f"{d.slug}-ceiling", "fraction of the OpenBLAS ceiling", labels,
@@ -434,7 +440,7 @@ def ceiling(d, plots):
 def training(d, peer):
     rows = []
     variants = []
-    for r in sorted(d.results.values(), key=lambda r: r.name):
+    for r in d.results.values():
         if r.family in ("train_step", "train_epoch"):
             device, variant = r.positional[0], "/".join([r.positional[1]] + [f"{k}:{v}" for k, v in r.fields.items()])
             if device != "torch" and (device, variant) not in variants:
@@ -486,6 +492,12 @@ def headline(d, peer):
         if a and b:
             lines.append(f"- End to end on random batches, packed over post-padded: "
                          f"**{ratio(b.c('train_seconds') / a.c('train_seconds'))}**.")
+    a = d.results.get("train_step/cpu/default/batching:random")
+    b = d.results.get("train_step/cpu/default/batching:random/padding:post")
+    if a and b:
+        lines.append(f"- CPU training step on random batches, packed over post-padded (real tokens/s of each's median "
+                     f"batch): **{ratio(a.c('tokens_per_second') / b.c('tokens_per_second'))}** "
+                     f"(padding {ratio(b.c('padding_overhead'))}).")
     e = d.results.get("train_epoch/cpu/default")
     if e:
         s = e.c("train_seconds")
@@ -493,20 +505,20 @@ def headline(d, peer):
                      f"{fmt_time(e.c('validation_seconds'))} validation ({si(e.c('tokens_per_second'))} tokens/s, "
                      f"{e.c('GFLOP_per_second'):.1f} GFLOP/s); target < {TARGETS['cpu_epoch_s']:.0f} s: "
                      f"{verdict(s < TARGETS['cpu_epoch_s'])}.")
-    r = layer(d, "cpu_layer", False, layout="packed", **{"pass": "fwdbwd"})
     c = layer(d, "blas_ceiling", False, layout="packed", **{"pass": "fwdbwd"})
+    r = stack_for(d, c) if c else None
     if r and c:
         frac = r.c("GFLOP_per_second") / c.c("GFLOP_per_second")
         lines.append(f"- CPU GRU layer forward+backward at **{pct(frac)}** of the OpenBLAS ceiling on the same "
                      f"products ({r.c('GFLOP_per_second'):.1f} of {c.c('GFLOP_per_second'):.1f} GFLOP/s); target ≥ "
                      f"{pct(TARGETS['cpu_ceiling'])}: {verdict(frac >= TARGETS['cpu_ceiling'])}.")
-    load = d.context.get("load_average_at_start")
     threads = d.context.get("hardware_threads")
-    if load and threads and not d.is_gpu:
+    if d.loads and threads and not d.is_gpu:
         try:
-            if float(load.split()[0]) > 0.5 * float(threads):
-                lines.append(f"- The machine was shared while measuring (load average {load.split()[0]} at the start "
-                             f"on {threads} hardware threads): CPU numbers are pessimistic.")
+            if max(float(load) for _, load in d.loads) > float(threads):
+                lines.append("- The machine was shared while measuring (1-minute load average when each suite started, "
+                             f"on {threads} hardware threads: " + ", ".join(f"{s} {l}" for s, l in d.loads) +
+                             "): CPU numbers are pessimistic and noisy.")
         except ValueError:
             pass
     return "\n".join(lines) + "\n" if lines else ""
