@@ -6,7 +6,7 @@
 # (+ logs). Sized to finish within about 9 minutes on an H100.
 #
 # Usage: scripts/gpu_bench.sh [IMDB data path]     (or env RNNB_DATA)
-#   env: BUILD=build-gpu  RESULTS=results/bench  REPETITIONS=3  PEER_EPOCHS=3
+#   env: BUILD=build-gpu  RESULTS=results/bench  REPETITIONS=3  PEER_EPOCHS=2
 #        SKIP_LAYER=1  SKIP_TRAIN=1  SKIP_PEER=1  LAYER_FILTER=<regex>  FULL=1 (the big sweep)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -90,8 +90,8 @@ fi
 if [ -z "${SKIP_PEER:-}" ]; then
   if python3 -c "import torch, numpy; assert torch.cuda.is_available()" 2>/dev/null; then
     echo "== export_dataset"
-    "$BUILD/export_dataset" --out "$work/export" --epochs "${PEER_EPOCHS:-3}" "--data=$DATA" || status=1
-    run peer_pytorch python3 bench/peer_pytorch.py --export "$work/export" --epochs "${PEER_EPOCHS:-3}" \
+    "$BUILD/export_dataset" --out "$work/export" --epochs "${PEER_EPOCHS:-2}" "--data=$DATA" || status=1
+    run peer_pytorch python3 bench/peer_pytorch.py --export "$work/export" --epochs "${PEER_EPOCHS:-2}" \
       --out "$work/peer_pytorch.json"
   else
     echo "gpu_bench: torch with CUDA (and numpy) not importable: PyTorch peer skipped" >&2
