@@ -2,14 +2,13 @@
 // crash or a half-written file.
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 
+#include "support/cli_runner.h"
 #include "support/test_data.h"
 
 namespace rnnb {
@@ -17,21 +16,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int exit_code;
-  std::string output;
-};
+using testing::CliResult;
 
-Result run(const std::string& args) {
-  const std::string command = std::string(RNNB_BINARY_DIR) + "/rnnbench " + args + " 2>&1 </dev/null";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (!pipe) return {-1, ""};
-  std::string output;
-  std::array<char, 4096> buffer;
-  size_t n;
-  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) output.append(buffer.data(), n);
-  const int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), output};
+CliResult run(const std::string& args, const std::string& env = "") {
+  return testing::run_rnnbench(args, env);
 }
 
 int lines(const std::string& text) { return static_cast<int>(std::count(text.begin(), text.end(), '\n')); }
@@ -49,14 +37,14 @@ class Cli : public ::testing::Test {
 TEST_F(Cli, UsageErrorsExitTwoWithOneLine) {
   for (const char* args : {"train --colour red", "train --hidden -3", "train --cell transformer", "frobnicate",
                            "train --epochs", "eval --padding post", "train --device tpu --train-limit 10"}) {
-    const Result r = run(args);
+    const CliResult r = run(args);
     EXPECT_EQ(r.exit_code, 2) << args << ": " << r.output;
     EXPECT_EQ(lines(r.output), 1) << args << ": " << r.output;
   }
 }
 
 TEST_F(Cli, HelpListsEveryOptionWithItsDefault) {
-  const Result r = run("train --help");
+  const CliResult r = run("train --help");
   EXPECT_EQ(r.exit_code, 0);
   for (const char* option : {"--cell", "--hidden", "--padding", "--batching", "--device", "--seed", "--resume"})
     EXPECT_NE(r.output.find(option), std::string::npos) << option;
@@ -64,7 +52,7 @@ TEST_F(Cli, HelpListsEveryOptionWithItsDefault) {
 }
 
 TEST_F(Cli, MissingOrCorruptDatasetIsOneLineError) {
-  Result r = run("data --data " + (dir_ / "absent.tar.gz").string());
+  CliResult r = run("data --data " + (dir_ / "absent.tar.gz").string());
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_EQ(lines(r.output), 1) << r.output;
   std::ofstream(dir_ / "bad.tar.gz") << "this is not a gzip file at all";
@@ -75,10 +63,10 @@ TEST_F(Cli, MissingOrCorruptDatasetIsOneLineError) {
 
 TEST_F(Cli, CorruptCheckpointIsOneLineError) {
   std::ofstream(dir_ / "bad.ckpt") << "RNNBCKPT garbage";
-  const Result r = run("predict --checkpoint " + (dir_ / "bad.ckpt").string() + " --text 'great film'");
+  const CliResult r = run("predict --checkpoint " + (dir_ / "bad.ckpt").string() + " --text 'great film'");
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_EQ(lines(r.output), 1) << r.output;
-  const Result none = run("predict --text 'great film'");
+  const CliResult none = run("predict --text 'great film'");
   EXPECT_EQ(none.exit_code, 2) << none.output;
 }
 
@@ -89,7 +77,7 @@ TEST_F(Cli, TrainPredictEvalAndMismatchedCheckpoint) {
   const std::string out = (dir_ / "run").string();
   const std::string common = "--data " + data + " --cache-dir " + (dir_ / "cache").string() +
                              " --train-limit 500 --test-limit 200 --max-len 50";
-  Result r = run("train --device cpu " + common + " --embed 8 --hidden 8 --epochs 1 --progress off --out " + out);
+  CliResult r = run("train --device cpu " + common + " --embed 8 --hidden 8 --epochs 1 --progress off --out " + out);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("test (best epoch 1)"), std::string::npos) << r.output;
   const std::string checkpoint = out + "/best.ckpt";

@@ -5,15 +5,14 @@
 // covered by test_gzip_tar.cpp, test_dataset.cpp and test_checkpoint.cpp.
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 
+#include "support/cli_runner.h"
 #include "support/test_data.h"
 #include "train/checkpoint.h"
 #include "train/trainer.h"
@@ -24,21 +23,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int exit_code;
-  std::string output;
-};
+using testing::CliResult;
 
-Result run_cli(const std::string& args, const std::string& env = "") {
-  const std::string command = env + " " + std::string(RNNB_BINARY_DIR) + "/rnnbench " + args + " 2>&1 </dev/null";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (!pipe) return {-1, ""};
-  std::string output;
-  std::array<char, 4096> buffer;
-  size_t n;
-  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) output.append(buffer.data(), n);
-  const int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), output};
+CliResult run_cli(const std::string& args, const std::string& env = "") {
+  return testing::run_rnnbench(args, env);
 }
 
 std::string last_line(const std::string& text) {
@@ -49,7 +37,7 @@ std::string last_line(const std::string& text) {
 }
 
 // Exit 1 with the error as the last line, and nothing that looks like a crash.
-void expect_clean_error(const Result& r, const std::string& needle, const std::string& what) {
+void expect_clean_error(const CliResult& r, const std::string& needle, const std::string& what) {
   EXPECT_EQ(r.exit_code, 1) << what << ": " << r.output;
   const std::string line = last_line(r.output);
   EXPECT_EQ(line.rfind("rnnbench: error: ", 0), 0u) << what << ": " << r.output;
@@ -114,7 +102,7 @@ fs::path* HostileData::dir_ = nullptr;
 
 TEST_F(HostileData, AwkwardReviewsTrainAndPredict) {
   const fs::path out = *dir_ / "run";
-  Result r = run_cli(train_args(archive(), out));
+  CliResult r = run_cli(train_args(archive(), out));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("on 120 reviews"), std::string::npos) << r.output;  // every test review, none lost
   r = run_cli("data --data " + archive() + " --cache-dir '' --min-freq 1");
@@ -139,7 +127,7 @@ TEST_F(HostileData, DamagedArchivesAreOneLineErrors) {
     std::vector<uint8_t> flipped = good;
     flipped[at] ^= 0x5a;
     write_bytes(damaged, flipped);
-    const Result r = run_cli("data --cache-dir '' --data " + damaged.string());
+    const CliResult r = run_cli("data --cache-dir '' --data " + damaged.string());
     expect_clean_error(r, damaged.string(), "bit flip at " + std::to_string(at));
   }
   write_bytes(damaged, {});
@@ -149,7 +137,7 @@ TEST_F(HostileData, DamagedArchivesAreOneLineErrors) {
 TEST_F(HostileData, CorruptCacheIsRebuiltWithAWarning) {
   const fs::path cache = *dir_ / "cache";
   const std::string args = "data --data " + archive() + " --min-freq 1 --cache-dir " + cache.string();
-  Result r = run_cli(args);
+  CliResult r = run_cli(args);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   ASSERT_FALSE(fs::is_empty(cache));
   const fs::path file = fs::directory_iterator(cache)->path();
@@ -197,7 +185,7 @@ TEST_F(HostileData, BadCheckpointsForResumeEvalAndPredict) {
 TEST_F(HostileData, InjectedNanStopsOrIsSkippedThroughTheCli) {
   const fs::path out = *dir_ / "nan_stop";
   // 96 training reviews in batches of 16: 6 steps an epoch, so step 9 is in epoch 2.
-  Result r = run_cli(train_args(archive(), out), "RNNB_INJECT_NAN_AT_STEP=9");
+  CliResult r = run_cli(train_args(archive(), out), "RNNB_INJECT_NAN_AT_STEP=9");
   expect_clean_error(r, "non-finite loss or gradient at epoch 2, batch 3 (step 9)", "injected NaN");
   const Checkpoint last = load_checkpoint((out / "last.ckpt").string());
   EXPECT_EQ(last.progress.epochs_done, 1);  // the checkpoint of epoch 1, untouched

@@ -24,13 +24,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-fs::path temp_dir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("rnnb_opts_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
 TEST(ModelOptions, ParseIntoTheConfigurations) {
   const Options o = Options::parse("train", {"--pool", "meanmax", "--embed-dropout", "0.3", "--head-hidden", "64",
                                              "--patience", "4", "--lr-plateau", "2", "--bidirectional"});
@@ -85,7 +78,7 @@ TEST(ModelOptions, PresetsCarryTheirReferencesAndSettings) {
 }
 
 TEST(ModelOptions, CheckpointKeepsTheNewFieldsAndTheLearningRate) {
-  const fs::path dir = temp_dir("ckpt");
+  const fs::path dir = testing::fresh_temp_dir("opts_ckpt");
   Checkpoint c;
   c.model.cell = Cell::Gru;
   c.model.vocab_size = 6;
@@ -147,17 +140,9 @@ ModelConfig toy_model() {
   return model;
 }
 
-Checkpoint base_for(const ModelConfig& model, const OptimConfig& optim) {
-  Checkpoint base;
-  base.model = model;
-  base.optim = optim;
-  for (int i = 0; i < model.vocab_size; ++i) base.vocab.push_back("w" + std::to_string(i));
-  return base;
-}
-
 TEST(ModelOptions, PooledModelsWithAHiddenHeadLayerLearnPackedAndPadded) {
   const ToyData data;
-  const fs::path dir = temp_dir("pooled");
+  const fs::path dir = testing::fresh_temp_dir("opts_pooled");
   for (Pool pool : {Pool::Mean, Pool::Max, Pool::MeanMax})
     for (Padding padding : {Padding::None, Padding::Pre, Padding::Post}) {
       ModelConfig model = toy_model();
@@ -175,7 +160,7 @@ TEST(ModelOptions, PooledModelsWithAHiddenHeadLayerLearnPackedAndPadded) {
       options.padding = padding;
       options.out_dir = dir.string();
       auto backend = make_cpu_backend(model, optim, BackendOptions{}, 5);
-      Trainer trainer(*backend, data.train, data.validation, data.test, options, base_for(model, optim));
+      Trainer trainer(*backend, data.train, data.validation, data.test, options, testing::checkpoint_base(model, optim));
       const TrainSummary s = trainer.run(nullptr);
       EXPECT_GT(s.test.accuracy, 0.9) << pool_name(pool) << " " << padding_name(padding);
     }
@@ -228,7 +213,7 @@ LoopRun run_loop(const ToyData& data, const fs::path& dir, int epochs, int patie
   options.lr_plateau = plateau;
   options.out_dir = dir.string();
   auto backend = make_cpu_backend(model, optim, BackendOptions{}, 7);
-  Trainer trainer(*backend, data.train, data.validation, data.test, options, base_for(model, optim));
+  Trainer trainer(*backend, data.train, data.validation, data.test, options, testing::checkpoint_base(model, optim));
   LoopRun run;
   run.summary = trainer.run(resume);
   run.state = backend->state();
@@ -239,7 +224,7 @@ LoopRun run_loop(const ToyData& data, const fs::path& dir, int epochs, int patie
 
 TEST(TrainingLoop, EarlyStoppingStopsAfterPatienceEpochsWithoutImprovement) {
   const ToyData data = inverted_validation();
-  const fs::path dir = temp_dir("patience");
+  const fs::path dir = testing::fresh_temp_dir("opts_patience");
   const LoopRun run = run_loop(data, dir, 10, 2, 0);
   EXPECT_EQ(run.summary.best_epoch, 1);
   EXPECT_EQ(run.summary.epochs_run, 3);  // epochs 2 and 3 did not improve
@@ -251,7 +236,7 @@ TEST(TrainingLoop, EarlyStoppingStopsAfterPatienceEpochsWithoutImprovement) {
 
 TEST(TrainingLoop, PlateauHalvesTheLearningRateAndMetricsShowIt) {
   const ToyData data = inverted_validation();
-  const fs::path dir = temp_dir("plateau");
+  const fs::path dir = testing::fresh_temp_dir("opts_plateau");
   const LoopRun run = run_loop(data, dir, 4, 0, 1);
   EXPECT_EQ(run.summary.epochs_run, 4);
   EXPECT_FALSE(run.summary.stopped_early);
@@ -273,7 +258,7 @@ TEST(TrainingLoop, PlateauHalvesTheLearningRateAndMetricsShowIt) {
 // plateau counter come back from the checkpoint.
 TEST(TrainingLoop, ResumeContinuesWithTheHalvedLearningRate) {
   const ToyData data = inverted_validation();
-  const fs::path straight = temp_dir("straight"), split = temp_dir("split");
+  const fs::path straight = testing::fresh_temp_dir("opts_straight"), split = testing::fresh_temp_dir("opts_split");
   const LoopRun full = run_loop(data, straight, 4, 0, 1);
   run_loop(data, split, 2, 0, 1);
   const Checkpoint last = load_checkpoint((split / "last.ckpt").string());

@@ -3,14 +3,13 @@
 // halving, its checkpoint evaluates to the same test accuracy, and it resumes.
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
 #include <cstdio>
 #include <filesystem>
 #include <regex>
 
+#include "support/cli_runner.h"
 #include "support/test_data.h"
 #include "train/checkpoint.h"
 #include "util/atomic_file.h"
@@ -20,21 +19,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int exit_code;
-  std::string output;
-};
+using testing::CliResult;
 
-Result run(const std::string& args) {
-  const std::string command = std::string(RNNB_BINARY_DIR) + "/rnnbench " + args + " 2>&1 </dev/null";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (!pipe) return {-1, ""};
-  std::string output;
-  std::array<char, 4096> buffer;
-  size_t n;
-  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) output.append(buffer.data(), n);
-  const int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), output};
+CliResult run(const std::string& args, const std::string& env = "") {
+  return testing::run_rnnbench(args, env);
 }
 
 // "accuracy 61.50%" -> "61.50"
@@ -51,7 +39,7 @@ TEST(ModelOptionsCli, PooledModelTrainsEvaluatesAndResumes) {
   const std::string out = (dir / "run").string();
   const std::string common = "--data " + data + " --cache-dir " + (dir / "cache").string() +
                              " --train-limit 500 --test-limit 200 --max-len 50";
-  Result r = run("train --device cpu " + common +
+  CliResult r = run("train --device cpu " + common +
                  " --embed 8 --hidden 8 --bidirectional --pool meanmax --head-hidden 8 --embed-dropout 0.1"
                  " --padding post --patience 5 --lr-plateau 1 --epochs 2 --progress off --out " + out);
   ASSERT_EQ(r.exit_code, 0) << r.output;

@@ -18,21 +18,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-fs::path temp_dir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("rnnb_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
-Checkpoint base_for(const ModelConfig& model, const OptimConfig& optim) {
-  Checkpoint base;
-  base.model = model;
-  base.optim = optim;
-  for (int i = 0; i < model.vocab_size; ++i) base.vocab.push_back("w" + std::to_string(i));
-  return base;
-}
-
 struct ToyRun {
   TrainSummary summary;
   TrainState state;
@@ -57,7 +42,7 @@ ToyRun train_toy(Cell cell, Padding padding, const fs::path& out, int epochs = 4
   options.padding = padding;
   options.out_dir = out.string();
   auto backend = make_cpu_backend(model, optim, BackendOptions{}, 5);
-  Trainer trainer(*backend, train, validation, test, options, base_for(model, optim));
+  Trainer trainer(*backend, train, validation, test, options, testing::checkpoint_base(model, optim));
   ToyRun run;
   run.summary = trainer.run(nullptr);
   run.state = backend->state();
@@ -65,7 +50,7 @@ ToyRun train_toy(Cell cell, Padding padding, const fs::path& out, int epochs = 4
 }
 
 TEST(Training, EveryCellLearnsTheToyTaskPackedAndPadded) {
-  const fs::path dir = temp_dir("toy");
+  const fs::path dir = testing::fresh_temp_dir("toy");
   for (Cell cell : {Cell::Gru, Cell::Lstm, Cell::RnnTanh}) {
     for (Padding padding : {Padding::None, Padding::Pre}) {
       const TrainSummary s = train_toy(cell, padding, dir).summary;
@@ -77,7 +62,7 @@ TEST(Training, EveryCellLearnsTheToyTaskPackedAndPadded) {
 }
 
 TEST(Training, SameSeedGivesBitIdenticalRunsAndCheckpoints) {
-  const fs::path a = temp_dir("det_a"), b = temp_dir("det_b");
+  const fs::path a = testing::fresh_temp_dir("det_a"), b = testing::fresh_temp_dir("det_b");
   const ToyRun x = train_toy(Cell::Gru, Padding::None, a, 2);
   const ToyRun y = train_toy(Cell::Gru, Padding::None, b, 2);
   EXPECT_EQ(x.state.params, y.state.params);
@@ -91,7 +76,7 @@ TEST(Training, SameSeedGivesBitIdenticalRunsAndCheckpoints) {
 }
 
 TEST(Training, WritesMetricsAndALoadableBestCheckpoint) {
-  const fs::path dir = temp_dir("files");
+  const fs::path dir = testing::fresh_temp_dir("files");
   const ToyRun run = train_toy(Cell::Gru, Padding::None, dir, 2);
   const Checkpoint best = load_checkpoint((dir / "best.ckpt").string());
   const Checkpoint last = load_checkpoint((dir / "last.ckpt").string());
@@ -129,10 +114,10 @@ TEST(Training, RealImdbSubsetBeatsChanceClearly) {
   TrainOptions options;
   options.epochs = 3;
   options.batch_size = 32;
-  const fs::path dir = temp_dir("imdb");
+  const fs::path dir = testing::fresh_temp_dir("imdb");
   options.out_dir = dir.string();
   auto backend = make_cpu_backend(model, optim, BackendOptions{}, 1);
-  Checkpoint base = base_for(model, optim);
+  Checkpoint base = testing::checkpoint_base(model, optim);
   base.vocab = dataset.vocab.words();
   Trainer trainer(*backend, dataset.train, dataset.validation, dataset.test, options, base);
   const TrainSummary summary = trainer.run(nullptr);

@@ -15,18 +15,6 @@
 namespace rnnb {
 namespace {
 
-TokenSet random_set(int reviews, int vocab, int max_len, uint64_t seed) {
-  Rng rng(seed);
-  TokenSet set;
-  std::vector<int32_t> ids;
-  for (int r = 0; r < reviews; ++r) {
-    ids.resize(1 + rng.below(static_cast<uint64_t>(max_len)));
-    for (auto& id : ids) id = static_cast<int32_t>(2 + rng.below(static_cast<uint64_t>(vocab - 2)));
-    set.add(ids.data(), ids.size(), static_cast<uint8_t>(rng.below(2)));
-  }
-  return set;
-}
-
 ModelConfig tiny_model(Cell cell) {
   ModelConfig model;
   model.cell = cell;
@@ -65,7 +53,7 @@ TEST_P(CudaBackendParity, TrainingStepsMatchCpuBackend) {
   const BackendCase& c = GetParam();
   const ModelConfig model = tiny_model(c.cell);
   const OptimConfig optim = tiny_optim();
-  const TokenSet set = random_set(30, model.vocab_size, 14, 5);
+  const TokenSet set = test::random_token_set(30, model.vocab_size, 14, 5);
   const std::vector<Batch> batches = tiny_batches(set, c.padding, 9);
   ASSERT_GE(batches.size(), 4u);
 
@@ -163,7 +151,7 @@ TEST_F(CudaBackend, StatesLoadInEachOtherExactly) {
 // With --deterministic, two runs give bit-identical losses and parameters.
 TEST_F(CudaBackend, DeterministicRunsRepeatBitForBit) {
   const ModelConfig model = tiny_model(Cell::Gru);
-  const TokenSet set = random_set(40, model.vocab_size, 20, 6);
+  const TokenSet set = test::random_token_set(40, model.vocab_size, 20, 6);
   const auto batches = tiny_batches(set, Padding::None, 2);
   BackendOptions options;
   options.deterministic = true;
@@ -186,7 +174,7 @@ TEST_F(CudaBackend, DeterministicRunsRepeatBitForBit) {
 TEST_F(CudaBackend, ReducedPrecisionStaysClose) {
   const ModelConfig model = tiny_model(Cell::Lstm);
   const OptimConfig optim = tiny_optim();
-  const TokenSet set = random_set(30, model.vocab_size, 14, 15);
+  const TokenSet set = test::random_token_set(30, model.vocab_size, 14, 15);
   const auto batches = tiny_batches(set, Padding::None, 4);
   for (const auto& [math, bound] : {std::pair<std::string, double>{"tf32", 5e-3}, {"fp16", 2e-2}}) {
     BackendOptions options;

@@ -16,18 +16,6 @@
 namespace rnnb {
 namespace {
 
-TokenSet random_set(int reviews, int vocab, int max_len, uint64_t seed) {
-  Rng rng(seed);
-  TokenSet set;
-  std::vector<int32_t> ids;
-  for (int r = 0; r < reviews; ++r) {
-    ids.resize(1 + rng.below(static_cast<uint64_t>(max_len)));
-    for (auto& id : ids) id = static_cast<int32_t>(2 + rng.below(static_cast<uint64_t>(vocab - 2)));
-    set.add(ids.data(), ids.size(), static_cast<uint8_t>(rng.below(2)));
-  }
-  return set;
-}
-
 struct OptionsCase {
   Cell cell;
   Pool pool;
@@ -53,7 +41,7 @@ TEST_P(CudaModelOptions, TrainingStepsMatchCpuBackend) {
   OptimConfig optim;
   optim.lr = 3e-3f;
   optim.clip_norm = 0.5f;
-  const TokenSet set = random_set(30, model.vocab_size, 14, 5);
+  const TokenSet set = test::random_token_set(30, model.vocab_size, 14, 5);
   Rng rng(9);
   const std::vector<Batch> batches = make_batches(set, 6, BatchOrder::Random, c.padding, rng);
 
@@ -117,7 +105,7 @@ TEST_F(CudaEmbedDropout, ActsInTrainingOnlyAndRepeats) {
   model.embed_dropout = 0.5f;
   ModelConfig plain = model;
   plain.embed_dropout = 0.0f;
-  const TokenSet set = random_set(30, model.vocab_size, 14, 6);
+  const TokenSet set = test::random_token_set(30, model.vocab_size, 14, 6);
   Rng rng(2);
   const std::vector<Batch> batches = make_batches(set, 8, BatchOrder::Random, Padding::None, rng);
   BackendOptions deterministic;

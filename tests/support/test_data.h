@@ -1,10 +1,14 @@
 // Test helpers for finding the real IMDB data and making small synthetic datasets.
 #pragma once
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <string>
 
 #include "data/imdb_source.h"
 #include "data/token_set.h"
+#include "train/checkpoint.h"
 #include "util/error.h"
 #include "util/rng.h"
 
@@ -39,6 +43,23 @@ inline TokenSet synthetic_set(int reviews, int vocab, uint64_t seed) {
     set.add(ids.data(), ids.size(), label);
   }
   return set;
+}
+
+// An empty folder named for the test and this process (created anew).
+inline std::filesystem::path fresh_temp_dir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() / ("rnnb_" + name + "_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+// What the trainer writes into checkpoints, for a model with a placeholder vocabulary.
+inline Checkpoint checkpoint_base(const ModelConfig& model, const OptimConfig& optim) {
+  Checkpoint base;
+  base.model = model;
+  base.optim = optim;
+  for (int i = 0; i < model.vocab_size; ++i) base.vocab.push_back(std::string(1, 'w').append(std::to_string(i)));
+  return base;
 }
 
 }  // namespace rnnb::testing
