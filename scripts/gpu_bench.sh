@@ -29,28 +29,8 @@ if [ -z "$DATA" ] && { [ -z "${SKIP_TRAIN:-}" ] || [ -z "${SKIP_PEER:-}" ]; }; t
   exit 2
 fi
 
-# cuDNN and cuBLAS from the machine's Python nvidia wheels (as scripts/gpu_check.sh finds them).
-lib_dirs=$(python3 - <<'EOF' 2>/dev/null
-import glob, os, site
-roots = []
-try:
-    import nvidia
-    roots += list(nvidia.__path__)
-except Exception:
-    pass
-roots += site.getsitepackages() + [site.getusersitepackages()]
-found = []
-for lib in ("libcudnn.so.9", "libcublas.so.13", "libcublasLt.so.13"):
-    for root in roots:
-        hits = glob.glob(os.path.join(root, "**", lib), recursive=True)
-        if hits:
-            found.append(os.path.dirname(hits[0]))
-            break
-print(":".join(dict.fromkeys(found)))
-EOF
-)
-export LD_LIBRARY_PATH="$(cd "$BUILD" && pwd)/lib${lib_dirs:+:$lib_dirs}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
+. scripts/gpu_libs.sh
+use_gpu_libraries "$BUILD"
 
 gpu_name=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
 slug=$(echo "${gpu_name:-unknown-gpu}" | tr '[:upper:]' '[:lower:]' | sed -E 's/[^a-z0-9]+/-/g; s/^-+|-+$//g')

@@ -25,38 +25,8 @@ if [ -z "${SKIP_TRAIN:-}" ] && [ -z "$DATA" ]; then
   exit 2
 fi
 
-# cuDNN and cuBLAS from the Python wheels (nvidia-cudnn-cu13, nvidia-cublas), found through
-# the nvidia package, else by searching site-packages.
-lib_dirs=()
-search_roots=$(python3 - <<'EOF' 2>/dev/null
-import site, sys
-roots = []
-try:
-    import nvidia
-    roots += list(nvidia.__path__)
-except Exception:
-    pass
-roots += site.getsitepackages() + [site.getusersitepackages()]
-print("\n".join(r for r in roots if r))
-EOF
-)
-for lib in libcudnn.so.9 libcublas.so.13 libcublasLt.so.13; do
-  found=""
-  while read -r root; do
-    [ -d "$root" ] || continue
-    found=$(find "$root" -name "$lib" -print -quit 2>/dev/null)
-    [ -n "$found" ] && break
-  done <<< "$search_roots"
-  if [ -n "$found" ]; then
-    lib_dirs+=("$(dirname "$found")")
-  else
-    echo "gpu_check: $lib not found in the Python packages; relying on the system library path" >&2
-  fi
-done
-ld_path="$(cd "$BUILD" && pwd)/lib"
-for d in $(printf '%s\n' "${lib_dirs[@]}" | awk '!seen[$0]++'); do ld_path="$ld_path:$d"; done
-export LD_LIBRARY_PATH="$ld_path${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
+. scripts/gpu_libs.sh
+use_gpu_libraries "$BUILD"
 
 nvidia-smi || true
 gpu_name=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)

@@ -17,17 +17,8 @@ NCU_STEP=${NCU_STEP:-30}
 [ -x "$BUILD/rnnbench" ] || { echo "profile: $BUILD/rnnbench is missing: run scripts/build_gpu.sh" >&2; exit 2; }
 [ -n "$DATA" ] || { echo "profile: give the IMDB archive as the argument or in RNNB_DATA" >&2; exit 2; }
 
-# cuDNN and cuBLAS from the Python nvidia wheels, as in gpu_check.sh.
-ld_path="$(cd "$BUILD" && pwd)/lib"
-roots=$(python3 -c 'import site; print("\n".join(site.getsitepackages() + [site.getusersitepackages()]))' 2>/dev/null || true)
-for lib in libcudnn.so.9 libcublas.so.13; do
-  while read -r root; do
-    [ -d "$root" ] || continue
-    found=$(find "$root" -name "$lib" -print -quit 2>/dev/null)
-    if [ -n "$found" ]; then ld_path="$ld_path:$(dirname "$found")"; break; fi
-  done <<< "$roots"
-done
-export LD_LIBRARY_PATH="$ld_path${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+. scripts/gpu_libs.sh
+use_gpu_libraries "$BUILD"
 
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 |
   tr '[:upper:]' '[:lower:]' | sed -E 's/[^a-z0-9]+/-/g; s/^-+|-+$//g')
