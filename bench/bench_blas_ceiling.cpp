@@ -13,7 +13,11 @@
 //
 //   bench_blas_ceiling [--quick] [Google Benchmark flags]
 #include <benchmark/benchmark.h>
+#ifdef RNNB_CBLAS_HEADER
+#include RNNB_CBLAS_HEADER
+#else
 #include <cblas.h>
+#endif
 
 #include <vector>
 
