@@ -34,16 +34,21 @@ __global__ void pack_tokens_kernel(const int32_t* __restrict__ tokens,
   }
 }
 
+// Feature element idx = (b, d, h) of [B x dirs*H] -> its element in hy [layers*dirs x B x H].
+__device__ inline int64_t final_state_index(int64_t idx, int top_block, int dirs, int batch, int hidden) {
+  const int64_t width = static_cast<int64_t>(dirs) * hidden;
+  const int64_t b = idx / width;
+  const int d = static_cast<int>((idx - b * width) / hidden);
+  const int h = static_cast<int>(idx - b * width - static_cast<int64_t>(d) * hidden);
+  return ((top_block + d) * static_cast<int64_t>(batch) + b) * hidden + h;
+}
+
 __global__ void gather_final_kernel(const float* __restrict__ hy, int top_block, int dirs,
                                     int batch, int hidden, float* __restrict__ features) {
   const int64_t total = static_cast<int64_t>(batch) * dirs * hidden;
   for (int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; idx < total;
        idx += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t width = static_cast<int64_t>(dirs) * hidden;
-    const int64_t b = idx / width;
-    const int d = static_cast<int>((idx - b * width) / hidden);
-    const int h = static_cast<int>(idx - b * width - static_cast<int64_t>(d) * hidden);
-    features[idx] = hy[((top_block + d) * static_cast<int64_t>(batch) + b) * hidden + h];
+    features[idx] = hy[final_state_index(idx, top_block, dirs, batch, hidden)];
   }
 }
 
@@ -52,11 +57,7 @@ __global__ void scatter_final_kernel(const float* __restrict__ dfeatures, int to
   const int64_t total = static_cast<int64_t>(batch) * dirs * hidden;
   for (int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; idx < total;
        idx += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t width = static_cast<int64_t>(dirs) * hidden;
-    const int64_t b = idx / width;
-    const int d = static_cast<int>((idx - b * width) / hidden);
-    const int h = static_cast<int>(idx - b * width - static_cast<int64_t>(d) * hidden);
-    dhy[((top_block + d) * static_cast<int64_t>(batch) + b) * hidden + h] = dfeatures[idx];
+    dhy[final_state_index(idx, top_block, dirs, batch, hidden)] = dfeatures[idx];
   }
 }
 

@@ -10,32 +10,17 @@
 
 #include "cpu/rnn_cpu.h"
 #include "model/cpu_ops.h"
+#include "support/gradient_check.h"
 #include "util/error.h"
 #include "util/rng.h"
 
 namespace rnnb {
 namespace {
 
-using Vec = std::vector<double>;
-
-Vec random_vec(size_t n, Rng& rng, double scale = 1.0) {
-  Vec v(n);
-  for (auto& e : v) e = scale * (2.0 * rng.uniform_double() - 1.0);
-  return v;
-}
-
-double dot(const Vec& a, const Vec& b) {
-  double s = 0.0;
-  for (size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
-  return s;
-}
-
-double max_error(const Vec& a, const Vec& b) {
-  double worst = 0.0;
-  for (size_t i = 0; i < a.size(); ++i)
-    worst = std::max(worst, std::abs(a[i] - b[i]) / std::max(1.0, std::abs(a[i]) + std::abs(b[i])));
-  return worst;
-}
+using testing::Vec;
+using testing::dot;
+using testing::max_error;
+using testing::random_vec;
 
 // A batch as the backends see it: lengths non-increasing, steps = the longest, and the
 // active count per step (every sequence at every step when padded).

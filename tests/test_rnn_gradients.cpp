@@ -9,32 +9,16 @@
 #include <vector>
 
 #include "cpu/rnn_cpu.h"
+#include "support/gradient_check.h"
 #include "util/rng.h"
 
 namespace rnnb {
 namespace {
 
-using Vec = std::vector<double>;
-
-Vec random_vec(size_t n, Rng& rng, double scale) {
-  Vec v(n);
-  for (auto& e : v) e = scale * (2.0 * rng.uniform_double() - 1.0);
-  return v;
-}
-
-double dot(const Vec& a, const Vec& b) {
-  double s = 0.0;
-  for (size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
-  return s;
-}
-
-// Relative error that still fails on small gradients: |a - b| / max(1, |a| + |b|).
-double max_error(const Vec& a, const Vec& b) {
-  double worst = 0.0;
-  for (size_t i = 0; i < a.size(); ++i)
-    worst = std::max(worst, std::abs(a[i] - b[i]) / std::max(1.0, std::abs(a[i]) + std::abs(b[i])));
-  return worst;
-}
+using testing::Vec;
+using testing::dot;
+using testing::max_error;
+using testing::random_vec;
 
 struct Problem {
   RnnShape shape;
