@@ -2,7 +2,8 @@
 # Makes the IMDB dataset available and prints where it is. Online: downloads the official
 # aclImdb_v1.tar.gz into datasets/ and checks its MD5. Offline: settles for the labeled
 # copy in a shared/datasets/ folder beside the repository, checked against its SHA256SUMS.
-# Exit status 0 with the path on stdout, non-zero with a message on stderr.
+# RNNB_DATA, when set, wins. Exit status 0 with the path on stdout, non-zero with a message
+# on stderr.
 set -euo pipefail
 
 URL="https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
@@ -15,6 +16,12 @@ SHARED_NAME="aclImdb_v1_labeled.tar.gz"
 say() { echo "fetch_imdb: $*" >&2; }
 
 md5_ok() { [ "$(md5sum "$1" | cut -d' ' -f1)" = "$MD5" ]; }
+
+if [ -n "${RNNB_DATA:-}" ]; then
+  [ -e "$RNNB_DATA" ] || { say "RNNB_DATA=$RNNB_DATA does not exist"; exit 1; }
+  echo "$RNNB_DATA"
+  exit 0
+fi
 
 if [ -f "$TARGET" ]; then
   echo "$TARGET"
