@@ -9,11 +9,13 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "cuda/device_buffer.h"
 #include "data/token_set.h"
+#include "train/backend.h"
 #include "util/rng.h"
 
 namespace rnnb::test {
@@ -95,6 +97,23 @@ inline TokenSet random_token_set(int reviews, int vocab, int max_len, uint64_t s
     set.add(ids.data(), ids.size(), static_cast<uint8_t>(rng.below(2)));
   }
   return set;
+}
+
+// A CPU and a cuDNN backend from the same initial state, both with `set` as the training split.
+struct BackendTwins {
+  std::unique_ptr<Backend> cpu, gpu;
+};
+
+inline BackendTwins twin_backends(const ModelConfig& model, const OptimConfig& optim, const TokenSet& set,
+                                  uint64_t seed) {
+  BackendTwins twins{make_cpu_backend(model, optim, BackendOptions{}, seed),
+                     make_cuda_backend(model, optim, BackendOptions{}, seed)};
+  const TrainState start = initial_state(model, seed);
+  twins.cpu->set_state(start);
+  twins.gpu->set_state(start);
+  twins.cpu->attach(Slot::Train, set);
+  twins.gpu->attach(Slot::Train, set);
+  return twins;
 }
 
 }  // namespace rnnb::test

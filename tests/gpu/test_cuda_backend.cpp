@@ -57,13 +57,8 @@ TEST_P(CudaBackendParity, TrainingStepsMatchCpuBackend) {
   const std::vector<Batch> batches = tiny_batches(set, c.padding, 9);
   ASSERT_GE(batches.size(), 4u);
 
-  auto cpu = make_cpu_backend(model, optim, BackendOptions{}, 21);
-  auto gpu = make_cuda_backend(model, optim, BackendOptions{}, 21);
+  auto [cpu, gpu] = test::twin_backends(model, optim, set, 21);
   const TrainState start = initial_state(model, 21);
-  cpu->set_state(start);
-  gpu->set_state(start);
-  cpu->attach(Slot::Train, set);
-  gpu->attach(Slot::Train, set);
 
   for (size_t i = 0; i < batches.size(); ++i) {
     cpu->train_step(Slot::Train, batches[i], optim.lr);

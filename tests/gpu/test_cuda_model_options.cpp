@@ -45,13 +45,8 @@ TEST_P(CudaModelOptions, TrainingStepsMatchCpuBackend) {
   Rng rng(9);
   const std::vector<Batch> batches = make_batches(set, 6, BatchOrder::Random, c.padding, rng);
 
-  auto cpu = make_cpu_backend(model, optim, BackendOptions{}, 21);
-  auto gpu = make_cuda_backend(model, optim, BackendOptions{}, 21);
+  auto [cpu, gpu] = test::twin_backends(model, optim, set, 21);
   const TrainState start = initial_state(model, 21);
-  cpu->set_state(start);
-  gpu->set_state(start);
-  cpu->attach(Slot::Train, set);
-  gpu->attach(Slot::Train, set);
   for (size_t i = 0; i < batches.size(); ++i) {
     cpu->train_step(Slot::Train, batches[i], optim.lr);
     gpu->train_step(Slot::Train, batches[i], optim.lr);
