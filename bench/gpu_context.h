@@ -31,7 +31,10 @@ inline bool add_gpu_context(std::string* why) {
   *why = "this build has no CUDA backend (CUDA toolkit or cuDNN not found when configuring)";
   return false;
 #else
-  if (!cuda::gpu_available(why)) return false;
+  if (!cuda::gpu_available(why)) {
+    *why = "no GPU found (" + *why + ")";
+    return false;
+  }
   int device = 0;
   cudaGetDevice(&device);
   cudaDeviceProp props{};

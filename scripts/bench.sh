@@ -62,7 +62,14 @@ BUILD=${BUILD:-build-bench}
 if [ "$mode" = quick ]; then RESULTS=${RESULTS:-results/tmp/bench}; else RESULTS=${RESULTS:-results/bench}; fi
 REPETITIONS=${REPETITIONS:-5}
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release > /dev/null
-cmake --build "$BUILD" -j"${JOBS:-2}" --target bench_blas_ceiling bench_cpu_rnn bench_rnn_layer bench_train
+# bench_rnn_layer (cuDNN) exists only in a build with CUDA: without it the gpu suite says so.
+targets=(bench_blas_ceiling bench_cpu_rnn bench_train)
+has_gpu_bench=0
+if grep -q '^RNNB_HAVE_CUDA:INTERNAL=ON' "$BUILD/CMakeCache.txt" 2>/dev/null; then
+  targets+=(bench_rnn_layer)
+  has_gpu_bench=1
+fi
+cmake --build "$BUILD" -j"${JOBS:-2}" --target "${targets[@]}"
 
 # The device the results belong to: the GPU's name, else the CPU model and core count.
 gpu_name=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 || true)
@@ -115,7 +122,9 @@ for suite in "${suites[@]}"; do
   case "$suite" in
     blas) run_suite bench_blas_ceiling "${reps[@]}" ;;
     cpu) run_suite bench_cpu_rnn "${reps[@]}" ;;
-    gpu) run_suite bench_rnn_layer "${reps[@]}" ;;
+    gpu)
+      if [ "$has_gpu_bench" = 1 ]; then run_suite bench_rnn_layer "${reps[@]}"
+      else echo "== bench_rnn_layer: not built (a CPU-only build has no cuDNN layer bench)"; fi ;;
     train) run_suite bench_train ;;
     *) echo "bench: unknown suite '$suite' (blas, cpu, gpu, train)" >&2; exit 2 ;;
   esac

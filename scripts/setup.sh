@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the build needs and is missing (Debian packages), then configures and
-# builds into build/ (or $RNNB_BUILD_DIR). Safe to run again: it only adds what is absent.
+# builds into build/ (or $RNNB_BUILD_DIR; RNNB_CPU_ONLY=1 for a build without CUDA). Safe to
+# run again: it only adds what is absent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,11 +18,22 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# nvcc is often installed but not on PATH.
-if ! command -v nvcc >/dev/null 2>&1 && [ -x /usr/local/cuda/bin/nvcc ]; then
-  export PATH=/usr/local/cuda/bin:$PATH
+# RNNB_CPU_ONLY=1 builds without the cuDNN backend, as on a machine without the toolkit.
+cuda_args=()
+if [ "${RNNB_CPU_ONLY:-0}" = 1 ]; then
+  cuda_args=(-DRNNB_CUDA=OFF)
+elif ! command -v nvcc >/dev/null 2>&1 && [ -x /usr/local/cuda/bin/nvcc ]; then
+  export PATH=/usr/local/cuda/bin:$PATH  # nvcc is often installed but not on PATH
 fi
 
 build_dir=${RNNB_BUILD_DIR:-build}
-cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release ${RNNB_CMAKE_ARGS:-} >/dev/null
+configure_log=$(mktemp)
+if ! cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release "${cuda_args[@]}" ${RNNB_CMAKE_ARGS:-} \
+  >"$configure_log" 2>&1; then
+  cat "$configure_log"
+  rm -f "$configure_log"
+  exit 1
+fi
+grep '^-- rnnbench:' "$configure_log" | sed 's/^-- //' || true  # which backends are built
+rm -f "$configure_log"
 cmake --build "$build_dir" -j"$(nproc)"

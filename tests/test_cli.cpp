@@ -88,6 +88,21 @@ TEST_F(Cli, TrainPredictEvalAndMismatchedCheckpoint) {
   EXPECT_GE(p, 0.0);
   EXPECT_LE(p, 1.0);
 
+  // Without a GPU, --device cuda is a one-line error saying so, and --device auto says it
+  // runs on the CPU, keeping CUDA's own reason after it.
+  const CliResult cuda = run("predict --device cuda --checkpoint " + checkpoint + " --text 'great'");
+  const CliResult fallback = run("predict --device auto --checkpoint " + checkpoint + " --text 'great'");
+  EXPECT_EQ(fallback.exit_code, 0) << fallback.output;
+  if (cuda.exit_code != 0) {
+    EXPECT_EQ(cuda.exit_code, 1) << cuda.output;
+    EXPECT_EQ(lines(cuda.output), 1) << cuda.output;
+    const bool no_gpu = cuda.output.find("--device cuda: no GPU found (CUDA") != std::string::npos;
+    const bool no_backend = cuda.output.find("this build has no cuDNN backend") != std::string::npos;
+    EXPECT_TRUE(no_gpu || no_backend) << cuda.output;
+    const char* expected = no_gpu ? "no GPU found; running on the CPU (CUDA" : "no cuDNN backend; running on the CPU";
+    EXPECT_NE(fallback.output.find(expected), std::string::npos) << fallback.output;
+  }
+
   r = run("predict --device cpu --checkpoint " + checkpoint + " --text '   '");
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("empty"), std::string::npos) << r.output;

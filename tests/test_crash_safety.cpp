@@ -7,10 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <thread>
 
 #include "train/checkpoint.h"
 #include "util/atomic_file.h"
@@ -69,21 +67,35 @@ TEST_F(CrashSafety, WritersKilledAtRandomMomentsNeverLeaveADamagedFile) {
   const std::vector<uint8_t> version_bytes[2] = {read_file_bytes(checkpoint),
                                                  (save_checkpoint(checkpoint, big_checkpoint(2)), read_file_bytes(checkpoint))};
 
+  // Each writer reports every write it begins through a pipe; the test kills it with
+  // SIGKILL after a random number of them, so the kill lands inside the stream of writes
+  // (mostly in the middle of one) however fast the machine is, with no timing involved.
   Rng rng(42);
   int killed_mid_run = 0;
   for (int round = 0; round < 30; ++round) {
+    int progress[2];
+    ASSERT_EQ(::pipe(progress), 0);
     const pid_t child = ::fork();
     ASSERT_GE(child, 0);
     if (child == 0) {
       // Rewrites both files alternately between the two versions until killed.
+      ::close(progress[0]);
       const Checkpoint versions[2] = {big_checkpoint(1), big_checkpoint(2)};
+      const char byte = 'w';
       for (int i = 0;; ++i) {
+        if (::write(progress[1], &byte, 1) != 1) ::_exit(1);
         save_checkpoint(checkpoint, versions[i % 2]);
+        if (::write(progress[1], &byte, 1) != 1) ::_exit(1);
         write_file_atomic(metrics, metrics_text(1 + i % 2));
       }
     }
-    std::this_thread::sleep_for(std::chrono::microseconds(2000 + rng.below(40000)));
+    ::close(progress[1]);
+    const uint64_t writes_begun = 1 + rng.below(6);
+    uint64_t seen = 0;
+    for (char byte; seen < writes_begun && ::read(progress[0], &byte, 1) == 1;) ++seen;
     ASSERT_EQ(::kill(child, SIGKILL), 0);
+    ::close(progress[0]);
+    EXPECT_EQ(seen, writes_begun) << "round " << round << ": the writer ended by itself";
     int status = 0;
     ::waitpid(child, &status, 0);
     killed_mid_run += WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;

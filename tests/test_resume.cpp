@@ -8,12 +8,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
-#include <thread>
 
 #include "support/test_data.h"
 #include "train/checkpoint.h"
@@ -106,7 +104,7 @@ class ToyRuns : public ::testing::Test {
     o.batching = BatchOrder::Random;
     o.seed = 7;
     o.out_dir = out.string();
-    o.interrupt_after_steps = interrupt_after;
+    o.hooks.interrupt_after_steps = interrupt_after;
     return o;
   }
 
@@ -222,8 +220,10 @@ struct ChildResult {
   std::string output;
 };
 
-// Starts rnnbench with `args`, output to `log`; returns its pid.
-pid_t spawn_rnnbench(const std::vector<std::string>& args, const fs::path& log) {
+// Starts rnnbench with `args`, output to `log`; returns its pid. With `await_step`, the
+// child stops at that global step, writes a byte to `ready_fd` and waits for a signal.
+pid_t spawn_rnnbench(const std::vector<std::string>& args, const fs::path& log, int64_t await_step = 0,
+                     int ready_fd = -1) {
   const std::string binary = std::string(RNNB_BINARY_DIR) + "/rnnbench";
   std::vector<std::string> argv_storage = {binary};
   argv_storage.insert(argv_storage.end(), args.begin(), args.end());
@@ -232,6 +232,10 @@ pid_t spawn_rnnbench(const std::vector<std::string>& args, const fs::path& log) 
     const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     ::dup2(fd, 1);
     ::dup2(fd, 2);
+    if (await_step > 0) {
+      ::setenv("RNNB_AWAIT_SIGNAL_AT_STEP", std::to_string(await_step).c_str(), 1);
+      ::setenv("RNNB_AWAIT_SIGNAL_READY_FD", std::to_string(ready_fd).c_str(), 1);
+    }
     std::vector<char*> argv;
     for (std::string& a : argv_storage) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -272,18 +276,27 @@ class SignalResume : public ::testing::Test {
             "--threads", "1", "--progress", "off", "--out", out.string()};
   }
 
-  // Signals a training child once it has finished its first epoch, then resumes it.
+  // Signals a training child at a known step of its second epoch, then resumes it. The
+  // child waits at that step until the signal has arrived (RNNB_AWAIT_SIGNAL_AT_STEP), so
+  // the real signal path is exercised at the same point on a machine of any speed.
   void interrupt_and_resume(int signal_number, const std::string& name) {
     const fs::path reference = *dir_ / ("reference_" + name), out = *dir_ / name;
     const ChildResult done = run_rnnbench(train_args(reference), *dir_ / (name + "_reference.log"));
     ASSERT_EQ(done.exit_code, 0) << done.output;
 
-    const pid_t child = spawn_rnnbench(train_args(out), *dir_ / (name + ".log"));
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-    while (!fs::exists(out / "metrics.jsonl") && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    ASSERT_TRUE(fs::exists(out / "metrics.jsonl"));
-    std::this_thread::sleep_for(std::chrono::milliseconds(150));  // into epoch 2
+    constexpr int64_t kStopStep = 150;  // 120 steps an epoch
+    int ready[2];
+    ASSERT_EQ(::pipe(ready), 0);
+    const pid_t child = spawn_rnnbench(train_args(out), *dir_ / (name + ".log"), kStopStep, ready[1]);
+    ::close(ready[1]);
+    char byte = 0;
+    const ssize_t got = ::read(ready[0], &byte, 1);  // returns 0 if the child ends first
+    ::close(ready[0]);
+    if (got != 1) {
+      ::kill(child, SIGKILL);
+      const ChildResult early = wait_child(child, *dir_ / (name + ".log"));
+      FAIL() << "the child ended before step " << kStopStep << ": " << early.output;
+    }
     ASSERT_EQ(::kill(child, signal_number), 0);
     const ChildResult stopped = wait_child(child, *dir_ / (name + ".log"));
     ASSERT_EQ(stopped.exit_code, 130) << stopped.output;
@@ -291,8 +304,9 @@ class SignalResume : public ::testing::Test {
               std::string::npos)
         << stopped.output;
     const Checkpoint partial = load_checkpoint((out / "last.ckpt").string());
-    EXPECT_LT(partial.progress.epochs_done, 4);
-    EXPECT_GE(partial.progress.global_step, 1);
+    EXPECT_EQ(partial.progress.epochs_done, 1);
+    EXPECT_EQ(partial.progress.global_step, kStopStep);
+    EXPECT_EQ(partial.progress.next_batch, kStopStep - 120);
 
     const ChildResult resumed =
         run_rnnbench({"train", "--resume", (out / "last.ckpt").string()}, *dir_ / (name + "_resumed.log"));

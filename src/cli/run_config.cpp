@@ -12,14 +12,14 @@
 namespace rnnb {
 namespace {
 
-// Fault-injection hooks for the tests (docs/RELIABILITY.md): a positive step number from
-// the environment, 0 when unset.
+// Fault-injection hooks for the tests (docs/RELIABILITY.md): a positive number (a step, or
+// a file descriptor) from the environment, 0 when unset.
 int64_t test_hook(const char* variable) {
   const char* value = std::getenv(variable);
   if (!value || !*value) return 0;
   char* end = nullptr;
   const long long step = std::strtoll(value, &end, 10);
-  if (*end != '\0' || step < 1) fail(std::string(variable) + " must be a positive step number, got '" + value + "'");
+  if (*end != '\0' || step < 1) fail(std::string(variable) + " must be a positive integer, got '" + value + "'");
   return step;
 }
 
@@ -116,7 +116,10 @@ TrainOptions train_options(const Options& o) {
   if (t.out_dir.empty()) throw UsageError("--out must name a folder");
   t.progress = false;
   t.skip_nonfinite = o.flag("skip-nonfinite");
-  t.interrupt_after_steps = test_hook("RNNB_INTERRUPT_AFTER_STEPS");
+  t.hooks.interrupt_after_steps = test_hook("RNNB_INTERRUPT_AFTER_STEPS");
+  t.hooks.await_signal_at_step = test_hook("RNNB_AWAIT_SIGNAL_AT_STEP");
+  if (t.hooks.await_signal_at_step > 0)
+    t.hooks.await_signal_ready_fd = static_cast<int>(test_hook("RNNB_AWAIT_SIGNAL_READY_FD"));
   return t;
 }
 
@@ -147,12 +150,22 @@ std::unique_ptr<Backend> make_backend(const std::string& device, const ModelConf
                                       const BackendOptions& backend, uint64_t seed) {
   check_device(device);
   if (device == "cpu") return make_cpu_backend(model, optim, backend, seed);
-  if (device == "cuda") return make_cuda_backend(model, optim, backend, seed);
-  if (cuda_backend_built()) {
+  if (device == "cuda") {
     try {
       return make_cuda_backend(model, optim, backend, seed);
+    } catch (const NoGpuError& e) {
+      fail(std::string("--device cuda: ") + e.what());
+    }
+  }
+  if (!cuda_backend_built()) {
+    std::cerr << "this build has no cuDNN backend; running on the CPU\n";
+  } else {
+    try {
+      return make_cuda_backend(model, optim, backend, seed);
+    } catch (const NoGpuError& e) {
+      std::cerr << "no GPU found; running on the CPU (" << e.detail() << ")\n";
     } catch (const Error& e) {
-      std::cerr << "no usable GPU (" << e.what() << "); training on the CPU\n";
+      std::cerr << "the GPU is not usable (" << e.what() << "); running on the CPU\n";
     }
   }
   return make_cpu_backend(model, optim, backend, seed);

@@ -245,7 +245,7 @@ class CudaBackend final : public Backend {
  private:
   static int select_device(int index) {
     std::string why;
-    if (!gpu_available(&why)) fail("--device cuda: " + why);
+    if (!gpu_available(&why)) throw NoGpuError(why);
     int count = 0;
     CUDA_CHECK(cudaGetDeviceCount(&count));
     if (index < 0 || index >= count)

@@ -40,8 +40,7 @@ bool gpu_available(std::string* why) {
   cudaError_t status = cudaGetDeviceCount(&count);
   if (status != cudaSuccess || count == 0) {
     cudaGetLastError();
-    if (why) *why = status != cudaSuccess ? std::string("no usable CUDA device: ") + cudaGetErrorString(status)
-                                          : "no CUDA device present";
+    if (why) *why = status != cudaSuccess ? std::string("CUDA: ") + cudaGetErrorString(status) : "CUDA sees no device";
     return false;
   }
   return true;

@@ -120,7 +120,7 @@ class Event {
   cudaEvent_t event_ = nullptr;
 };
 
-// True when a CUDA device is usable; otherwise `why` says what is missing.
+// True when a CUDA device is usable; otherwise `why` holds CUDA's reason ("CUDA: ...").
 bool gpu_available(std::string* why);
 
 }  // namespace rnnb::cuda

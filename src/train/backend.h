@@ -13,6 +13,7 @@
 #include "data/batching.h"
 #include "data/token_set.h"
 #include "model/model_config.h"
+#include "util/error.h"
 
 namespace rnnb {
 
@@ -86,7 +87,19 @@ TrainState initial_state(const ModelConfig& config, uint64_t seed);
 
 std::unique_ptr<Backend> make_cpu_backend(const ModelConfig& model, const OptimConfig& optim,
                                           const BackendOptions& options, uint64_t seed);
-// Throws Error when the build has no CUDA or no GPU is usable.
+// No GPU on this machine (no driver, or no device): what `--device auto` falls back on.
+// The message says so plainly; detail() keeps CUDA's own words for those who have a GPU.
+class NoGpuError : public Error {
+ public:
+  explicit NoGpuError(const std::string& detail) : Error("no GPU found (" + detail + ")"), detail_(detail) {}
+  const std::string& detail() const { return detail_; }
+
+ private:
+  std::string detail_;
+};
+
+// Throws NoGpuError when no GPU is found, Error when the build has no CUDA or the GPU
+// cannot be used.
 std::unique_ptr<Backend> make_cuda_backend(const ModelConfig& model, const OptimConfig& optim,
                                            const BackendOptions& options, uint64_t seed);
 bool cuda_backend_built();

@@ -1,12 +1,18 @@
 // Signal handlers that set a flag (async-signal-safe) for the trainer to poll.
 #include "train/interrupt.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 
 namespace rnnb {
 namespace {
 
 volatile std::sig_atomic_t g_interrupted = 0;
+volatile std::sig_atomic_t g_wake_fd = -1;  // write end of await_interrupt_signal's self-pipe
 
 // First signal: raise the flag. Second: the user insists, so take the default action
 // (termination by that signal) without waiting for the next step boundary.
@@ -17,6 +23,12 @@ extern "C" void on_signal(int signal_number) {
     return;
   }
   g_interrupted = 1;
+  if (g_wake_fd >= 0) {
+    const int saved_errno = errno;  // write() may change it under the interrupted code
+    const char byte = 's';
+    [[maybe_unused]] const ssize_t written = ::write(g_wake_fd, &byte, 1);
+    errno = saved_errno;
+  }
 }
 
 }  // namespace
@@ -32,5 +44,21 @@ void install_interrupt_handlers() {
 bool interrupt_requested() { return g_interrupted != 0; }
 void request_interrupt() { g_interrupted = 1; }
 void clear_interrupt() { g_interrupted = 0; }
+
+void await_interrupt_signal(int ready_fd) {
+  int wake[2];
+  if (::pipe2(wake, O_CLOEXEC) != 0) fail(std::string("await_interrupt_signal: pipe: ") + std::strerror(errno));
+  g_wake_fd = wake[1];  // set before the test is told we are ready, so no signal is missed
+  const char ready = 'r';
+  if (::write(ready_fd, &ready, 1) != 1) fail(std::string("await_interrupt_signal: ready write: ") + std::strerror(errno));
+  char byte;
+  while (!interrupt_requested()) {
+    const ssize_t got = ::read(wake[0], &byte, 1);
+    if (got < 0 && errno != EINTR) fail(std::string("await_interrupt_signal: read: ") + std::strerror(errno));
+  }
+  g_wake_fd = -1;
+  ::close(wake[0]);
+  ::close(wake[1]);
+}
 
 }  // namespace rnnb

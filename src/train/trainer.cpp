@@ -187,8 +187,10 @@ TrainSummary Trainer::run(const Checkpoint* resume) {
     for (size_t i = static_cast<size_t>(progress.next_batch); i < batches.size(); ++i) {
       backend_.train_step(Slot::Train, batches[i], progress.lr);
       ++progress.global_step;
-      if (options_.interrupt_after_steps > 0 && progress.global_step == options_.interrupt_after_steps)
+      if (options_.hooks.interrupt_after_steps > 0 && progress.global_step == options_.hooks.interrupt_after_steps)
         request_interrupt();
+      if (options_.hooks.await_signal_at_step > 0 && progress.global_step == options_.hooks.await_signal_at_step)
+        await_interrupt_signal(options_.hooks.await_signal_ready_fd);
       if (interrupt_requested()) {
         collect(i + 1);
         progress.next_batch = static_cast<int32_t>(i + 1);

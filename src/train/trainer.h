@@ -12,6 +12,16 @@
 
 namespace rnnb {
 
+// Test hooks, set from the environment by the CLI; 0 = off. Not user options.
+struct TrainHooks {
+  // RNNB_INTERRUPT_AFTER_STEPS: behave as if SIGINT arrived once this global step is done.
+  int64_t interrupt_after_steps = 0;
+  // RNNB_AWAIT_SIGNAL_AT_STEP and RNNB_AWAIT_SIGNAL_READY_FD: once this global step is
+  // done, tell the test through that descriptor and wait for a real SIGINT/SIGTERM.
+  int64_t await_signal_at_step = 0;
+  int await_signal_ready_fd = -1;
+};
+
 struct TrainOptions {
   int epochs = 5;
   // Early stopping: stop once the validation loss has not improved for this many epochs.
@@ -28,9 +38,7 @@ struct TrainOptions {
   // A step with a non-finite loss or gradient: false stops training with an error (the
   // checkpoints on disk stay those from before it); true skips the step and counts it.
   bool skip_nonfinite = false;
-  // Test hook (RNNB_INTERRUPT_AFTER_STEPS): behave as if SIGINT arrived once this global
-  // step is done. 0 = never.
-  int64_t interrupt_after_steps = 0;
+  TrainHooks hooks;
 };
 
 struct EvalResult {

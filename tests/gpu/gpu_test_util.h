@@ -25,7 +25,7 @@ class GpuTest : public ::testing::Test {
  protected:
   void SetUp() override {
     std::string why;
-    if (!cuda::gpu_available(&why)) GTEST_SKIP() << why;
+    if (!cuda::gpu_available(&why)) GTEST_SKIP() << "no GPU found (" << why << ")";
   }
 };
 
