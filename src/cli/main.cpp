@@ -83,6 +83,9 @@ int run_train(Options options) {
             << base.model.vocab_size << ") on " << backend->name() << ": " << dataset.train.size()
             << " train / " << dataset.validation.size() << " validation / " << dataset.test.size()
             << " test reviews, " << padding_name(train.padding) << ", batch " << train.batch_size << "\n";
+  if (resuming && backend->name().starts_with("cuda") && base.model.rnn_dropout > 0.0f && base.model.layers > 1)
+    std::cerr << "warning: cuDNN's dropout generator between layers is not saved in checkpoints: this resumed run "
+                 "draws other --dropout masks than an uninterrupted one would (it is not bit-identical)\n";
   Trainer trainer(*backend, dataset.train, dataset.validation, dataset.test, train, base);
   trainer.run(resuming ? &resume : nullptr);
   std::cerr << "checkpoints and metrics in " << train.out_dir << "/\n";

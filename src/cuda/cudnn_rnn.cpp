@@ -103,56 +103,80 @@ std::string rnn_math_name(RnnMath math) {
   return "?";
 }
 
+std::string cudnn_version_problem(size_t version) {
+  if (version >= kOldestCudnn && version < kNextCudnnMajor) return "";
+  // cuDNN 9 numbers versions major*10000 + minor*100 + patch; cuDNN 8 used major*1000.
+  const size_t major = version >= 10000 ? version / 10000 : version / 1000;
+  const size_t minor = version >= 10000 ? version / 100 % 100 : version / 100 % 10;
+  const std::string loaded = std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(version % 100);
+  return "the loaded cuDNN is " + loaded + ", but rnnbench needs cuDNN 9 (9.0 or newer): point LD_LIBRARY_PATH "
+         "at a cuDNN 9 library (scripts/gpu_libs.sh finds the one in PyTorch's nvidia wheels)";
+}
+
+void require_supported_cudnn() {
+  static_assert(CUDNN_MAJOR == 9, "rnnbench is written against the cuDNN 9 API");
+  if (const std::string problem = cudnn_version_problem(cudnnGetVersion()); !problem.empty()) fail(problem);
+}
+
 CudnnRnn::CudnnRnn(cudnnHandle_t handle, const RnnShape& shape, const RnnOptions& options)
     : handle_(handle),
       shape_(shape),
       options_(options),
       data_type_(options.math == RnnMath::Fp16 ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT),
+      has_dropout_(options.dropout > 0.0f && shape.layers > 1),
       dropout_desc_(make_dropout_descriptor()),
-      packed_desc_(make_rnn_descriptor()),
-      padded_desc_(make_rnn_descriptor()),
+      no_dropout_desc_(make_dropout_descriptor()),
       x_desc_(make_rnn_data_descriptor()),
       y_desc_(make_rnn_data_descriptor()),
       h_desc_(make_tensor_descriptor()) {
+  require_supported_cudnn();
   RNNB_ASSERT(shape.input > 0 && shape.hidden > 0 && shape.layers >= 1);
   RNNB_ASSERT(shape.dirs == 1 || shape.dirs == 2);
   if (options.dropout < 0.0f || options.dropout >= 1.0f)
     throw UsageError("RNN dropout must lie in [0, 1)");
 
-  // cuDNN's generator for dropout between layers; with p = 0 it needs no state.
-  if (options.dropout > 0.0f && shape.layers > 1) {
+  // cuDNN's generator for dropout between layers (initialized on the handle's stream);
+  // p = 0 needs no state, and serves inference.
+  CUDNN_CHECK(cudnnSetDropoutDescriptor(no_dropout_desc_.get(), handle_, 0.0f, nullptr, 0, options.seed));
+  if (has_dropout_) {
     size_t state_bytes = 0;
     CUDNN_CHECK(cudnnDropoutGetStatesSize(handle_, &state_bytes));
     dropout_states_.resize(state_bytes);
     CUDNN_CHECK(cudnnSetDropoutDescriptor(dropout_desc_.get(), handle_, options.dropout,
                                           dropout_states_.data(), state_bytes, options.seed));
-  } else {
-    CUDNN_CHECK(cudnnSetDropoutDescriptor(dropout_desc_.get(), handle_, 0.0f, nullptr, 0,
-                                          options.seed));
   }
 
-  configure_descriptor(packed_desc_.get(), /*padded=*/false);
-  configure_descriptor(padded_desc_.get(), /*padded=*/true);
+  for (bool padded : {false, true})
+    for (bool train : {false, true}) {
+      if (!train && !has_dropout_) continue;  // aliases the training descriptor
+      descriptors_[padded][train] = make_rnn_descriptor();
+      configure_descriptor(descriptors_[padded][train].get(), padded, train);
+    }
+
   padded_ = false;
-
-  CUDNN_CHECK(cudnnGetRNNWeightSpaceSize(handle_, packed_desc_.get(), &weight_space_bytes_));
-  size_t padded_bytes = 0;
-  CUDNN_CHECK(cudnnGetRNNWeightSpaceSize(handle_, padded_desc_.get(), &padded_bytes));
-  RNNB_ASSERT(padded_bytes == weight_space_bytes_);
+  RNN_CHECK(cudnnGetRNNWeightSpaceSize(handle_, static_descriptor(false, true), &weight_space_bytes_));
   RNNB_ASSERT(weight_space_bytes_ % element_bytes() == 0);
-
-  weight_map_ = query_weight_map(packed_desc_.get());
-  // Both layouts must share one weight space: the same parameters serve both.
-  RNNB_ASSERT(query_weight_map(padded_desc_.get()) == weight_map_);
+  weight_map_ = query_weight_map(static_descriptor(false, true));
+  // Every descriptor must share one weight space: the same parameters serve them all.
+  for (bool padded : {false, true})
+    for (bool train : {false, true}) {
+      padded_ = padded;
+      size_t bytes = 0;
+      RNN_CHECK(cudnnGetRNNWeightSpaceSize(handle_, static_descriptor(padded, train), &bytes));
+      RNNB_ASSERT(bytes == weight_space_bytes_);
+      RNNB_ASSERT(query_weight_map(static_descriptor(padded, train)) == weight_map_);
+    }
+  padded_ = false;
 }
 
-void CudnnRnn::configure_descriptor(cudnnRNNDescriptor_t desc, bool padded) {
+void CudnnRnn::configure_descriptor(cudnnRNNDescriptor_t desc, bool padded, bool train) {
   padded_ = padded;  // names the layout in a refusal message
   const cudnnDirectionMode_t dir_mode = shape_.dirs == 2 ? CUDNN_BIDIRECTIONAL : CUDNN_UNIDIRECTIONAL;
   RNN_CHECK(cudnnSetRNNDescriptor_v8(
       desc, cudnn_algo(options_.algo), cell_mode(shape_.cell), CUDNN_RNN_DOUBLE_BIAS, dir_mode,
       CUDNN_LINEAR_INPUT, data_type_, /*mathPrec=*/CUDNN_DATA_FLOAT, math_type(options_.math),
-      shape_.input, shape_.hidden, /*projSize=*/shape_.hidden, shape_.layers, dropout_desc_.get(),
+      shape_.input, shape_.hidden, /*projSize=*/shape_.hidden, shape_.layers,
+      train && has_dropout_ ? dropout_desc_.get() : no_dropout_desc_.get(),
       padded ? CUDNN_RNN_PADDED_IO_ENABLED : CUDNN_RNN_PADDED_IO_DISABLED));
 }
 
@@ -203,15 +227,32 @@ std::vector<WeightPiece> CudnnRnn::query_weight_map(cudnnRNNDescriptor_t desc) {
   return merged(std::move(pieces));
 }
 
-cudnnRNNDescriptor_t CudnnRnn::descriptor() const {
-  return padded_ ? padded_desc_.get() : packed_desc_.get();
+cudnnRNNDescriptor_t CudnnRnn::static_descriptor(bool padded, bool train) const {
+  return descriptors_[padded][train || !has_dropout_].get();
+}
+
+cudnnRNNDescriptor_t CudnnRnn::descriptor(bool train) {
+  if (options_.algo != RnnAlgo::PersistDynamic) return static_descriptor(padded_, train);
+  // The dynamic persistent kernels are compiled for one mini-batch size: one plan per
+  // (layout, mode, batch size), built once and kept.
+  const auto key = std::make_tuple(padded_, train && has_dropout_, batch_);
+  auto found = dynamic_plans_.find(key);
+  if (found == dynamic_plans_.end()) {
+    RnnDescriptor plan = make_rnn_descriptor();
+    configure_descriptor(plan.get(), padded_, train);
+    RNN_CHECK(cudnnBuildRNNDynamic(handle_, plan.get(), batch_));
+    found = dynamic_plans_.emplace(key, std::move(plan)).first;
+  }
+  return found->second.get();
 }
 
 void CudnnRnn::check(cudnnStatus_t status, const char* call, const char* file, int line) const {
   if (status == CUDNN_STATUS_SUCCESS) return;
-  // Status codes come in categories of a thousand: 2xxx bad parameter, 3xxx not supported.
-  const int category = static_cast<int>(status) / 1000;
-  if (options_.algo != RnnAlgo::Standard && (category == 2 || category == 3)) {
+  // Status codes come in categories of a thousand: 2xxx bad parameter, 3xxx not supported;
+  // 4001 is a persistent kernel that failed to compile for this shape.
+  const int code = static_cast<int>(status);
+  const int category = code / 1000;
+  if (options_.algo != RnnAlgo::Standard && (category == 2 || category == 3 || code == 4001)) {
     char detail[512] = {0};
     cudnnGetLastErrorString(detail, sizeof detail);
     throw Error("cuDNN refuses --algo " + rnn_algo_name(options_.algo) + " for " +
@@ -247,13 +288,14 @@ void CudnnRnn::describe(cudnnRNNDataDescriptor_t x_desc, cudnnRNNDataDescriptor_
   CUDNN_CHECK(cudnnSetTensorNdDescriptor(h_desc, data_type_, 3, dims, strides));
 }
 
-void CudnnRnn::build_dynamic(int batch) {
-  if (options_.algo != RnnAlgo::PersistDynamic) return;
-  int& built = dynamic_built_for_[padded_ ? 1 : 0];
-  if (built == batch) return;
-  // The dynamic persistent kernels are compiled for one mini-batch size.
-  RNN_CHECK(cudnnBuildRNNDynamic(handle_, descriptor(), batch));
-  built = batch;
+CudnnRnn::TempSizes CudnnRnn::query_temp_sizes(cudnnRNNDataDescriptor_t x_desc, bool padded) {
+  TempSizes sizes;
+  size_t infer_reserve = 0;
+  RNN_CHECK(cudnnGetRNNTempSpaceSizes(handle_, static_descriptor(padded, true), CUDNN_FWD_MODE_TRAINING, x_desc,
+                                      &sizes.train_workspace, &sizes.train_reserve));
+  RNN_CHECK(cudnnGetRNNTempSpaceSizes(handle_, static_descriptor(padded, false), CUDNN_FWD_MODE_INFERENCE, x_desc,
+                                      &sizes.infer_workspace, &infer_reserve));
+  return sizes;
 }
 
 void CudnnRnn::set_batch(const std::vector<int>& lengths, bool padded) {
@@ -267,15 +309,21 @@ void CudnnRnn::set_batch(const std::vector<int>& lengths, bool padded) {
     seq_lengths_[b] = padded ? steps_ : lengths[b];
     rows_ += seq_lengths_[b];
   }
-  build_dynamic(batch_);
+  if (options_.algo == RnnAlgo::PersistDynamic) {
+    descriptor(/*train=*/true);  // builds the plans now, not inside a timed call
+    descriptor(/*train=*/false);
+  }
 
-  size_t train_ws = 0, train_rs = 0, infer_ws = 0, infer_rs = 0;
-  RNN_CHECK(cudnnGetRNNTempSpaceSizes(handle_, descriptor(), CUDNN_FWD_MODE_TRAINING, x_desc_.get(),
-                                      &train_ws, &train_rs));
-  RNN_CHECK(cudnnGetRNNTempSpaceSizes(handle_, descriptor(), CUDNN_FWD_MODE_INFERENCE, x_desc_.get(),
-                                      &infer_ws, &infer_rs));
-  workspace_bytes_ = std::max(train_ws, infer_ws);
-  reserve_bytes_ = train_rs;
+  // Padded batches of one size recur every epoch, packed ones in repeated benchmarks.
+  auto key = std::make_pair(padded, padded ? std::vector<int>{batch_, steps_} : lengths);
+  auto cached = temp_sizes_.find(key);
+  if (cached == temp_sizes_.end()) {
+    if (temp_sizes_.size() >= 4096) temp_sizes_.clear();  // bound the cache for endless shapes
+    cached = temp_sizes_.emplace(std::move(key), query_temp_sizes(x_desc_.get(), padded)).first;
+  }
+  const TempSizes& sizes = cached->second;
+  workspace_bytes_ = std::max(sizes.train_workspace, sizes.infer_workspace);
+  reserve_bytes_ = sizes.train_reserve;
   if (workspace_.size() < workspace_bytes_) workspace_.resize(workspace_bytes_);
   if (reserve_.size() < reserve_bytes_) reserve_.resize(reserve_bytes_);
 
@@ -293,17 +341,18 @@ size_t CudnnRnn::temp_space_bytes(const std::vector<int>& lengths, bool padded, 
   RnnDataDescriptor x_desc = make_rnn_data_descriptor(), y_desc = make_rnn_data_descriptor();
   TensorDescriptor h_desc = make_tensor_descriptor();
   describe(x_desc.get(), y_desc.get(), h_desc.get(), lengths, padded);
-  size_t workspace = 0, reserve = 0;
-  RNN_CHECK(cudnnGetRNNTempSpaceSizes(handle_, padded ? padded_desc_.get() : packed_desc_.get(),
-                                      train ? CUDNN_FWD_MODE_TRAINING : CUDNN_FWD_MODE_INFERENCE,
-                                      x_desc.get(), &workspace, &reserve));
-  return workspace + (train ? reserve : 0);
+  const bool saved_padded = padded_;
+  padded_ = padded;  // names the layout in a refusal message
+  const TempSizes sizes = query_temp_sizes(x_desc.get(), padded);
+  padded_ = saved_padded;
+  return train ? std::max(sizes.train_workspace, sizes.infer_workspace) + sizes.train_reserve
+               : sizes.infer_workspace;
 }
 
 void CudnnRnn::forward(const void* weights, const void* x, void* y, void* hy, void* cy, bool train) {
   RNNB_ASSERT(batch_ > 0);
   RNNB_ASSERT(shape_.cell == Cell::Lstm || cy == nullptr);
-  RNN_CHECK(cudnnRNNForward(handle_, descriptor(),
+  RNN_CHECK(cudnnRNNForward(handle_, descriptor(train),
                             train ? CUDNN_FWD_MODE_TRAINING : CUDNN_FWD_MODE_INFERENCE,
                             dev_seq_lengths_.data(), x_desc_.get(), x, y_desc_.get(), y,
                             h_desc_.get(), /*hx=*/nullptr, hy, h_desc_.get(), /*cx=*/nullptr, cy,
@@ -314,7 +363,7 @@ void CudnnRnn::forward(const void* weights, const void* x, void* y, void* hy, vo
 void CudnnRnn::backward_data(const void* weights, const void* y, const void* dy, const void* dhy,
                              const void* dcy, void* dx) {
   RNNB_ASSERT(batch_ > 0 && dy != nullptr);
-  RNN_CHECK(cudnnRNNBackwardData_v8(handle_, descriptor(), dev_seq_lengths_.data(), y_desc_.get(), y,
+  RNN_CHECK(cudnnRNNBackwardData_v8(handle_, descriptor(true), dev_seq_lengths_.data(), y_desc_.get(), y,
                                     dy, x_desc_.get(), dx, h_desc_.get(), /*hx=*/nullptr, dhy,
                                     /*dhx=*/nullptr, h_desc_.get(), /*cx=*/nullptr, dcy,
                                     /*dcx=*/nullptr, weight_space_bytes_, weights, workspace_bytes_,
@@ -323,7 +372,7 @@ void CudnnRnn::backward_data(const void* weights, const void* y, const void* dy,
 
 void CudnnRnn::backward_weights(const void* x, const void* y, void* dweights) {
   RNNB_ASSERT(batch_ > 0);
-  RNN_CHECK(cudnnRNNBackwardWeights_v8(handle_, descriptor(), CUDNN_WGRAD_MODE_ADD,
+  RNN_CHECK(cudnnRNNBackwardWeights_v8(handle_, descriptor(true), CUDNN_WGRAD_MODE_ADD,
                                        dev_seq_lengths_.data(), x_desc_.get(), x, h_desc_.get(),
                                        /*hx=*/nullptr, y_desc_.get(), y, weight_space_bytes_,
                                        dweights, workspace_bytes_, workspace_.data(), reserve_bytes_,

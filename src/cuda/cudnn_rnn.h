@@ -13,7 +13,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "cuda/cudnn_handles.h"
@@ -27,6 +30,16 @@ enum class RnnAlgo { Standard, PersistStatic, PersistDynamic, PersistStaticSmall
 // and weights with fp32 accumulation on tensor cores.
 enum class RnnMath { Fp32, Tf32, Fp16 };
 
+// The cuDNN releases this code is written against: the 9.x API (the v8 RNN calls,
+// cudnnGetLastErrorString), 9.0 or newer. The loaded library is checked at run time, since
+// a GPU machine's cuDNN (e.g. PyTorch's wheel) may be older than the headers it was built with.
+inline constexpr size_t kOldestCudnn = 90000;
+inline constexpr size_t kNextCudnnMajor = 100000;
+// Empty when `version` (cudnnGetVersion()'s number) is supported, else the one-line reason.
+std::string cudnn_version_problem(size_t version);
+// Throws Error naming the loaded cuDNN when cudnn_version_problem says it is unsupported.
+void require_supported_cudnn();
+
 RnnAlgo parse_rnn_algo(const std::string& name);  // throws UsageError
 RnnMath parse_rnn_math(const std::string& name);  // throws UsageError
 std::string rnn_algo_name(RnnAlgo algo);
@@ -35,8 +48,11 @@ std::string rnn_math_name(RnnMath math);
 struct RnnOptions {
   RnnAlgo algo = RnnAlgo::Standard;
   RnnMath math = RnnMath::Fp32;
-  float dropout = 0.0f;  // between stacked layers, training only
-  uint64_t seed = 0;     // of cuDNN's dropout generator
+  // Between stacked layers, training only (inference runs descriptors with p = 0, as
+  // PyTorch does). cuDNN's generator state lives on the device and is not checkpointed:
+  // with dropout, a resumed run is not bit-identical to an uninterrupted one.
+  float dropout = 0.0f;
+  uint64_t seed = 0;  // of cuDNN's dropout generator
 };
 
 // A contiguous run of weights: `count` elements at `canonical` in the canonical layout and
@@ -50,7 +66,8 @@ struct WeightPiece {
 
 class CudnnRnn {
  public:
-  // `handle` must outlive this object; its stream is the one every call runs on.
+  // `handle` must outlive this object; its stream is the one every call runs on, and must
+  // be set before construction (the dropout generator is initialized on it here).
   CudnnRnn(cudnnHandle_t handle, const RnnShape& shape, const RnnOptions& options);
 
   const RnnShape& shape() const { return shape_; }
@@ -80,12 +97,14 @@ class CudnnRnn {
   // Describes the next batch: per-sequence lengths (non-increasing, >= 1) and whether it
   // is padded (then every sequence runs max(lengths) steps). Uploads the lengths to the
   // device (asynchronously) and grows the workspace and reserve space as needed.
+  // Temp-space sizes are cached per batch shape; persist-dynamic plans per batch size.
   void set_batch(const std::vector<int>& lengths, bool padded);
-  int batch_size() const { return batch_; }
   int64_t rows() const { return rows_; }  // N: rows of x and y
 
   // Workspace + reserve-space bytes that a batch with these lengths needs.
   size_t temp_space_bytes(const std::vector<int>& lengths, bool padded, bool train);
+  // Persist-dynamic plans built so far (one per layout, mode and batch size).
+  size_t dynamic_plans() const { return dynamic_plans_.size(); }
 
   // Runs the stack on the batch of the last set_batch(). With train, keeps what the
   // backward calls need in the reserve space and applies dropout between layers.
@@ -99,30 +118,39 @@ class CudnnRnn {
   void backward_weights(const void* x, const void* y, void* dweights);
 
  private:
-  void configure_descriptor(cudnnRNNDescriptor_t desc, bool padded);
+  struct TempSizes {
+    size_t train_workspace = 0, train_reserve = 0, infer_workspace = 0;
+  };
+  void configure_descriptor(cudnnRNNDescriptor_t desc, bool padded, bool train);
   std::vector<WeightPiece> query_weight_map(cudnnRNNDescriptor_t desc);
-  cudnnRNNDescriptor_t descriptor() const;
+  // The descriptor for the current batch's layout in training or inference mode (for
+  // persist-dynamic, the plan built for its batch size).
+  cudnnRNNDescriptor_t descriptor(bool train);
+  cudnnRNNDescriptor_t static_descriptor(bool padded, bool train) const;
   void describe(cudnnRNNDataDescriptor_t x_desc, cudnnRNNDataDescriptor_t y_desc,
                 cudnnTensorDescriptor_t h_desc, const std::vector<int>& lengths, bool padded);
-  void build_dynamic(int batch);
+  TempSizes query_temp_sizes(cudnnRNNDataDescriptor_t x_desc, bool padded);
   void check(cudnnStatus_t status, const char* call, const char* file, int line) const;
 
   cudnnHandle_t handle_;
   RnnShape shape_;
   RnnOptions options_;
   cudnnDataType_t data_type_;
-  DropoutDescriptor dropout_desc_;
+  bool has_dropout_ = false;  // dropout > 0 between at least two layers
+  DropoutDescriptor dropout_desc_, no_dropout_desc_;
   DeviceBuffer<unsigned char> dropout_states_;
-  RnnDescriptor packed_desc_, padded_desc_;
+  // [padded][train]; without dropout the inference entries alias the training ones.
+  RnnDescriptor descriptors_[2][2];
   size_t weight_space_bytes_ = 0;
   std::vector<WeightPiece> weight_map_;
+  std::map<std::tuple<bool, bool, int>, RnnDescriptor> dynamic_plans_;  // (padded, train, batch)
+  std::map<std::pair<bool, std::vector<int>>, TempSizes> temp_sizes_;   // (padded, lengths)
 
   // The current batch.
   bool padded_ = false;
   int batch_ = 0;
   int steps_ = 0;
   int64_t rows_ = 0;
-  int dynamic_built_for_[2] = {0, 0};  // PERSIST_DYNAMIC plans, per descriptor
   std::vector<int32_t> seq_lengths_;
   DeviceBuffer<int32_t> dev_seq_lengths_;
   RnnDataDescriptor x_desc_, y_desc_;

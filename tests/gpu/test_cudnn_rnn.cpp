@@ -1,9 +1,12 @@
 // The cuDNN recurrent stack against the CPU twin: forward outputs and final states, input
 // and weight gradients for every cell, depth, direction and batch layout, in fp32, tf32 and
-// fp16; and the canonical <-> weight-space map. Relative errors go to the test report.
+// fp16, at small sizes and at the default model's size on real IMDB lengths; persistent
+// algorithms, inference without dropout, the canonical <-> weight-space map and the cuDNN
+// version check. Relative errors go to the test report.
 #include <cuda_fp16.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -13,6 +16,7 @@
 #include "cuda/cudnn_rnn.h"
 #include "cuda/device_buffer.h"
 #include "gpu_test_util.h"
+#include "imdb_lengths.h"
 #include "util/rng.h"
 
 namespace rnnb::cuda {
@@ -57,32 +61,43 @@ std::vector<float> uniform(size_t n, float bound, Rng& rng) {
 }
 
 // Device storage in the layer's data type (float, or half for fp16), filled from floats.
+// Every transfer runs on `stream`, the one the cuDNN handle runs on, so no copy can pass a
+// cuDNN call that is still writing (a non-blocking stream does not wait for the default one).
 class TypedBuffer {
  public:
-  TypedBuffer(bool half, size_t count) : half_(half) {
+  TypedBuffer(bool half, size_t count, cudaStream_t stream) : half_(half), stream_(stream) {
     if (half_) halves_.resize(count); else floats_.resize(count);
     zero();
   }
   void upload(const std::vector<float>& host) {
-    if (!half_) return floats_.upload(host);
+    if (!half_) return floats_.upload(host, stream_);
     std::vector<__half> h(host.size());
     for (size_t i = 0; i < host.size(); ++i) h[i] = __float2half(host[i]);
-    halves_.upload(h);
+    halves_.upload(h, stream_);
+    CUDA_CHECK(cudaStreamSynchronize(stream_));  // h is a temporary
   }
   std::vector<float> download() const {
-    if (!half_) return floats_.download();
-    std::vector<__half> h = halves_.download();
+    if (!half_) return floats_.download(stream_);
+    std::vector<__half> h = halves_.download(stream_);
     std::vector<float> out(h.size());
     for (size_t i = 0; i < h.size(); ++i) out[i] = __half2float(h[i]);
     return out;
   }
-  void zero() { half_ ? halves_.zero() : floats_.zero(); }
+  void zero() { half_ ? halves_.zero(stream_) : floats_.zero(stream_); }
   void* data() { return half_ ? static_cast<void*>(halves_.data()) : static_cast<void*>(floats_.data()); }
 
  private:
   bool half_;
+  cudaStream_t stream_;
   DeviceBuffer<float> floats_;
   DeviceBuffer<__half> halves_;
+};
+
+// A cuDNN handle running on its own stream, set before any CudnnRnn is made on it.
+struct StreamHandle {
+  Stream stream;
+  CudnnHandle handle = make_cudnn_handle();
+  StreamHandle() { CUDNN_CHECK(cudnnSetStream(handle.get(), stream.get())); }
 };
 
 // Inputs quantized to the device precision, so both sides start from the same numbers.
@@ -96,97 +111,117 @@ struct Results {
   std::vector<float> y, hy, cy, dx, dweights;
 };
 
+// One case's random inputs, quantized to the device precision, and the CPU twin's results.
+struct Inputs {
+  std::vector<int> batch_sizes;  // the CPU twin's per-step active rows
+  size_t rows = 0, state_size = 0;
+  std::vector<float> weights, x, dy, dhy, dcy;
+};
+
+Inputs make_inputs(const RnnCase& c) {
+  const RnnShape shape{c.cell, c.input, c.hidden, c.layers, c.dirs};
+  const bool half = c.math == RnnMath::Fp16;
+  const int B = static_cast<int>(c.lengths.size()), steps = c.lengths.front();
+  Inputs in;
+  // The CPU twin runs a padded batch as every sequence active at every step.
+  in.batch_sizes.assign(steps, 0);
+  for (int len : c.lengths)
+    for (int t = 0; t < (c.padded ? steps : len); ++t) ++in.batch_sizes[t];
+  for (int s : in.batch_sizes) in.rows += s;
+  in.state_size = static_cast<size_t>(c.layers) * c.dirs * B * c.hidden;
+  Rng rng(1234 + c.hidden * 31 + c.layers * 7 + c.dirs);
+  const float bound = 1.0f / std::sqrt(static_cast<float>(c.hidden));
+  in.weights = as_device_precision(uniform(shape.weight_count(), bound, rng), half);
+  in.x = as_device_precision(uniform(in.rows * c.input, 1.0f, rng), half);
+  in.dy = as_device_precision(uniform(in.rows * shape.output(), 1.0f, rng), half);
+  in.dhy = as_device_precision(uniform(in.state_size, 1.0f, rng), half);
+  in.dcy = as_device_precision(uniform(in.state_size, 1.0f, rng), half);
+  return in;
+}
+
+Results run_cpu(const RnnCase& c, const Inputs& in) {
+  const RnnShape shape{c.cell, c.input, c.hidden, c.layers, c.dirs};
+  const bool lstm = c.cell == Cell::Lstm;
+  Results cpu;
+  CpuRnn<float> rnn(shape);
+  cpu.y.resize(in.rows * shape.output());
+  cpu.hy.resize(in.state_size);
+  cpu.cy.resize(lstm ? in.state_size : 0);
+  Rng dropout_rng(1);
+  rnn.forward(in.weights.data(), in.x.data(), in.batch_sizes, cpu.y.data(), cpu.hy.data(),
+              lstm ? cpu.cy.data() : nullptr, /*train=*/true, &dropout_rng);
+  cpu.dx.resize(in.x.size());
+  cpu.dweights.assign(in.weights.size(), 0.0f);
+  rnn.backward(in.weights.data(), in.dy.data(), in.dhy.data(), lstm ? in.dcy.data() : nullptr, cpu.dx.data(),
+               cpu.dweights.data());
+  return cpu;
+}
+
+// Throws Error when cuDNN refuses the case's algorithm.
+Results run_gpu(const RnnCase& c, const Inputs& in) {
+  const RnnShape shape{c.cell, c.input, c.hidden, c.layers, c.dirs};
+  const bool half = c.math == RnnMath::Fp16;
+  const bool lstm = c.cell == Cell::Lstm;
+  StreamHandle sh;
+  const cudaStream_t stream = sh.stream.get();
+  CudnnRnn rnn(sh.handle.get(), shape, RnnOptions{c.algo, c.math, 0.0f, 7});
+  std::vector<float> space(rnn.weight_space_elements(), 0.0f);
+  rnn.to_space(in.weights.data(), space.data());
+  const size_t y_size = in.rows * shape.output();
+
+  TypedBuffer w(half, space.size(), stream), dw(half, space.size(), stream), dx_dev(half, in.x.size(), stream),
+      x_dev(half, in.x.size(), stream), y_dev(half, y_size, stream), dy_dev(half, in.dy.size(), stream),
+      hy_dev(half, in.state_size, stream), cy_dev(half, in.state_size, stream),
+      dhy_dev(half, in.state_size, stream), dcy_dev(half, in.state_size, stream);
+  w.upload(space);
+  x_dev.upload(in.x);
+  dy_dev.upload(in.dy);
+  dhy_dev.upload(in.dhy);
+  dcy_dev.upload(in.dcy);
+
+  rnn.set_batch(c.lengths, c.padded);
+  RNNB_ASSERT(rnn.rows() == static_cast<int64_t>(in.rows));
+  rnn.forward(w.data(), x_dev.data(), y_dev.data(), hy_dev.data(), lstm ? cy_dev.data() : nullptr,
+              /*train=*/true);
+  rnn.backward_data(w.data(), y_dev.data(), dy_dev.data(), dhy_dev.data(), lstm ? dcy_dev.data() : nullptr,
+                    dx_dev.data());
+  dw.zero();
+  rnn.backward_weights(x_dev.data(), y_dev.data(), dw.data());
+
+  Results gpu;
+  gpu.y = y_dev.download();
+  gpu.hy = hy_dev.download();
+  if (lstm) gpu.cy = cy_dev.download();
+  gpu.dx = dx_dev.download();
+  const std::vector<float> dspace = dw.download();
+  gpu.dweights.assign(in.weights.size(), 0.0f);
+  rnn.to_canonical(dspace.data(), gpu.dweights.data());
+  return gpu;
+}
+
+// Every output and gradient within the case's bound; each error goes to the test report.
+void expect_close(const RnnCase& c, const Results& gpu, const Results& cpu, double bound) {
+  auto check = [&](const char* what, const std::vector<float>& g, const std::vector<float>& r) {
+    ASSERT_EQ(g.size(), r.size()) << what;
+    const double err = test::relative_error(g, r);
+    ::testing::Test::RecordProperty(std::string("rel_err_") + what, std::to_string(err));
+    EXPECT_LT(err, bound) << what << " of " << case_name(c);
+  };
+  check("y", gpu.y, cpu.y);
+  check("hy", gpu.hy, cpu.hy);
+  if (c.cell == Cell::Lstm) check("cy", gpu.cy, cpu.cy);
+  check("dx", gpu.dx, cpu.dx);
+  check("dweights", gpu.dweights, cpu.dweights);
+}
+
 class CudnnRnnParity : public test::GpuTest, public ::testing::WithParamInterface<RnnCase> {};
 class CudnnRnnWeights : public test::GpuTest {};
 class CudnnRnnAlgo : public test::GpuTest {};
 
 TEST_P(CudnnRnnParity, MatchesCpuTwin) {
   const RnnCase& c = GetParam();
-  const RnnShape shape{c.cell, c.input, c.hidden, c.layers, c.dirs};
-  const bool half = c.math == RnnMath::Fp16;
-  const int B = static_cast<int>(c.lengths.size()), H = c.hidden, steps = c.lengths.front();
-  const bool lstm = c.cell == Cell::Lstm;
-
-  // The CPU twin runs a padded batch as every sequence active at every step.
-  std::vector<int> batch_sizes(steps, 0);
-  for (int len : c.lengths)
-    for (int t = 0; t < (c.padded ? steps : len); ++t) ++batch_sizes[t];
-  size_t N = 0;
-  for (int s : batch_sizes) N += s;
-  const size_t state_size = static_cast<size_t>(c.layers) * c.dirs * B * H;
-
-  Rng rng(1234 + c.hidden * 31 + c.layers * 7 + c.dirs);
-  const float bound = 1.0f / std::sqrt(static_cast<float>(H));
-  const auto weights = as_device_precision(uniform(shape.weight_count(), bound, rng), half);
-  const auto x = as_device_precision(uniform(N * c.input, 1.0f, rng), half);
-  const auto dy = as_device_precision(uniform(N * shape.output(), 1.0f, rng), half);
-  const auto dhy = as_device_precision(uniform(state_size, 1.0f, rng), half);
-  const auto dcy = as_device_precision(uniform(state_size, 1.0f, rng), half);
-
-  Results cpu;
-  {
-    CpuRnn<float> rnn(shape);
-    cpu.y.resize(N * shape.output());
-    cpu.hy.resize(state_size);
-    cpu.cy.resize(lstm ? state_size : 0);
-    Rng dropout_rng(1);
-    rnn.forward(weights.data(), x.data(), batch_sizes, cpu.y.data(), cpu.hy.data(),
-                lstm ? cpu.cy.data() : nullptr, /*train=*/true, &dropout_rng);
-    cpu.dx.resize(x.size());
-    cpu.dweights.assign(weights.size(), 0.0f);
-    rnn.backward(weights.data(), dy.data(), dhy.data(), lstm ? dcy.data() : nullptr, cpu.dx.data(),
-                 cpu.dweights.data());
-  }
-
-  Results gpu;
-  {
-    Stream stream;
-    CudnnHandle handle = make_cudnn_handle();
-    CUDNN_CHECK(cudnnSetStream(handle.get(), stream.get()));
-    CudnnRnn rnn(handle.get(), shape, RnnOptions{c.algo, c.math, 0.0f, 7});
-    std::vector<float> space(rnn.weight_space_elements(), 0.0f);
-    rnn.to_space(weights.data(), space.data());
-
-    TypedBuffer w(half, space.size()), dw(half, space.size()), dx_dev(half, x.size()),
-        x_dev(half, x.size()), y_dev(half, cpu.y.size()), dy_dev(half, dy.size()),
-        hy_dev(half, state_size), cy_dev(half, state_size), dhy_dev(half, state_size),
-        dcy_dev(half, state_size);
-    w.upload(space);
-    x_dev.upload(x);
-    dy_dev.upload(dy);
-    dhy_dev.upload(dhy);
-    dcy_dev.upload(dcy);
-
-    rnn.set_batch(c.lengths, c.padded);
-    ASSERT_EQ(rnn.rows(), static_cast<int64_t>(N));
-    rnn.forward(w.data(), x_dev.data(), y_dev.data(), hy_dev.data(), lstm ? cy_dev.data() : nullptr,
-                /*train=*/true);
-    rnn.backward_data(w.data(), y_dev.data(), dy_dev.data(), dhy_dev.data(),
-                      lstm ? dcy_dev.data() : nullptr, dx_dev.data());
-    dw.zero();
-    rnn.backward_weights(x_dev.data(), y_dev.data(), dw.data());
-
-    gpu.y = y_dev.download();
-    gpu.hy = hy_dev.download();
-    if (lstm) gpu.cy = cy_dev.download();
-    gpu.dx = dx_dev.download();
-    const std::vector<float> dspace = dw.download();
-    gpu.dweights.assign(weights.size(), 0.0f);
-    rnn.to_canonical(dspace.data(), gpu.dweights.data());
-  }
-
-  const double bound_err = tolerance(c.math);
-  auto check = [&](const char* what, const std::vector<float>& g, const std::vector<float>& r) {
-    ASSERT_EQ(g.size(), r.size()) << what;
-    const double err = test::relative_error(g, r);
-    RecordProperty(std::string("rel_err_") + what, std::to_string(err));
-    EXPECT_LT(err, bound_err) << what << " of " << case_name(c);
-  };
-  check("y", gpu.y, cpu.y);
-  check("hy", gpu.hy, cpu.hy);
-  if (lstm) check("cy", gpu.cy, cpu.cy);
-  check("dx", gpu.dx, cpu.dx);
-  check("dweights", gpu.dweights, cpu.dweights);
+  const Inputs in = make_inputs(c);
+  expect_close(c, run_gpu(c, in), run_cpu(c, in), tolerance(c.math));
 }
 
 std::vector<RnnCase> fp32_cases() {
@@ -213,58 +248,133 @@ std::vector<RnnCase> reduced_precision_cases() {
   return cases;
 }
 
+// The default model's size on real review lengths: 63 lengths drawn from the IMDB training
+// histogram plus the longest review (2,737 tokens), so a padded batch runs 2,737 steps.
+std::vector<RnnCase> real_size_cases() {
+  std::vector<int> lengths = {2737};
+  Rng rng(2024);
+  int64_t total = 0;
+  for (const bench::LengthCount& lc : bench::kImdbLengths) total += lc.count;
+  while (lengths.size() < 64) {
+    int64_t pick = static_cast<int64_t>(rng.below(static_cast<uint64_t>(total)));
+    for (const bench::LengthCount& lc : bench::kImdbLengths)
+      if ((pick -= lc.count) < 0) {
+        lengths.push_back(lc.length);
+        break;
+      }
+  }
+  std::sort(lengths.rbegin(), lengths.rend());
+  std::vector<RnnCase> cases;
+  for (Cell cell : {Cell::RnnTanh, Cell::RnnRelu, Cell::Gru, Cell::Lstm})
+    for (bool padded : {false, true}) cases.push_back({cell, 1, 1, padded, 128, 256, lengths, RnnMath::Fp32});
+  return cases;
+}
+
 std::string param_name(const ::testing::TestParamInfo<RnnCase>& info) { return case_name(info.param); }
 
 INSTANTIATE_TEST_SUITE_P(Fp32, CudnnRnnParity, ::testing::ValuesIn(fp32_cases()), param_name);
 INSTANTIATE_TEST_SUITE_P(Reduced, CudnnRnnParity, ::testing::ValuesIn(reduced_precision_cases()),
                          param_name);
+INSTANTIATE_TEST_SUITE_P(RealSize, CudnnRnnParity, ::testing::ValuesIn(real_size_cases()), param_name);
 
 // The map between the canonical layout and the weight space is a bijection on the
 // canonical weights: there and back through device memory returns every bit.
 TEST_F(CudnnRnnWeights, CanonicalRoundTripIsExact) {
-  CudnnHandle handle = make_cudnn_handle();
+  StreamHandle sh;
   for (Cell cell : {Cell::RnnTanh, Cell::Gru, Cell::Lstm})
     for (int dirs : {1, 2}) {
       const RnnShape shape{cell, 12, 20, 3, dirs};
-      CudnnRnn rnn(handle.get(), shape, RnnOptions{});
+      CudnnRnn rnn(sh.handle.get(), shape, RnnOptions{});
       ASSERT_GE(rnn.weight_space_elements(), shape.weight_count());
       Rng rng(99);
       const auto canonical = uniform(shape.weight_count(), 1.0f, rng);
       std::vector<float> space(rnn.weight_space_elements(), 0.0f);
       rnn.to_space(canonical.data(), space.data());
       DeviceBuffer<float> device;
-      device.upload(space);
-      const std::vector<float> back_space = device.download();
+      device.upload(space, sh.stream.get());
+      const std::vector<float> back_space = device.download(sh.stream.get());
       std::vector<float> back(canonical.size(), -1.0f);
       rnn.to_canonical(back_space.data(), back.data());
       EXPECT_EQ(back, canonical) << cell_name(cell) << " dirs " << dirs;
     }
 }
 
-// Persistent algorithms either match the CPU twin or are refused with a clear message.
-TEST_F(CudnnRnnAlgo, PersistentAlgorithmsRunOrRefuseClearly) {
-  CudnnHandle handle = make_cudnn_handle();
+// Persistent algorithms, with random weights and inputs, either match the CPU twin or are
+// refused with a message naming the algorithm. ctest runs this test in its own process, so
+// a sticky CUDA error from a refused kernel cannot reach the other tests.
+TEST_F(CudnnRnnAlgo, PersistentAlgorithmsMatchTheCpuTwinOrRefuseClearly) {
   for (RnnAlgo algo : {RnnAlgo::PersistStatic, RnnAlgo::PersistDynamic, RnnAlgo::PersistStaticSmallH})
-    for (bool padded : {false, true}) {
-      const RnnShape shape{Cell::Gru, 16, 32, 1, 1};
-      try {
-        CudnnRnn rnn(handle.get(), shape, RnnOptions{algo, RnnMath::Fp32, 0.0f, 1});
-        DeviceBuffer<float> w(rnn.weight_space_elements()), x(8 * 4 * 16), y(8 * 4 * 32), hy(4 * 32);
-        w.zero();
-        x.zero();
-        const std::vector<int> lengths = padded ? std::vector<int>{8, 8, 8, 8} : std::vector<int>{8, 6, 3, 1};
-        rnn.set_batch(lengths, padded);
-        rnn.forward(w.data(), x.data(), y.data(), hy.data(), nullptr, /*train=*/false);
-        // Zero weights and inputs give a zero state for a GRU (n = 0, h' = z * 0).
-        const std::vector<float> h = hy.download();
-        for (float v : h) EXPECT_EQ(v, 0.0f);
-        RecordProperty(rnn_algo_name(algo) + (padded ? "_padded" : "_packed"), "ran");
-      } catch (const Error& e) {
-        const std::string message = e.what();
-        EXPECT_NE(message.find("--algo " + rnn_algo_name(algo)), std::string::npos) << message;
-        RecordProperty(rnn_algo_name(algo) + (padded ? "_padded" : "_packed"), "refused");
+    for (Cell cell : {Cell::Gru, Cell::Lstm})
+      for (bool padded : {false, true}) {
+        const RnnCase c{cell, 1, 1, padded, 16, 32, {8, 6, 3, 1}, RnnMath::Fp32, algo};
+        const std::string what = case_name(c);
+        const Inputs in = make_inputs(c);
+        try {
+          const Results gpu = run_gpu(c, in);
+          expect_close(c, gpu, run_cpu(c, in), tolerance(c.math));
+          RecordProperty(what, "ran");
+        } catch (const Error& e) {
+          const std::string message = e.what();
+          EXPECT_NE(message.find("cuDNN refuses --algo " + rnn_algo_name(algo)), std::string::npos)
+              << what << ": " << message;
+          RecordProperty(what, "refused");
+        }
       }
+}
+
+// persist-dynamic builds one plan per batch size and layout, and reuses it.
+TEST_F(CudnnRnnAlgo, DynamicPlansAreBuiltOncePerBatchSize) {
+  StreamHandle sh;
+  try {
+    CudnnRnn rnn(sh.handle.get(), RnnShape{Cell::Gru, 16, 32, 1, 1},
+                 RnnOptions{RnnAlgo::PersistDynamic, RnnMath::Fp32, 0.0f, 1});
+    for (int round = 0; round < 3; ++round) {
+      rnn.set_batch({5, 5, 5, 5}, /*padded=*/true);
+      rnn.set_batch({5, 5}, /*padded=*/true);
     }
+    // Without dropout, training and inference share a plan: one per batch size.
+    EXPECT_EQ(rnn.dynamic_plans(), 2u);
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cuDNN refuses --algo persist-dynamic"), std::string::npos) << e.what();
+    GTEST_SKIP() << "persist-dynamic refused on this GPU: " << e.what();
+  }
+}
+
+// With dropout between layers, inference runs a p = 0 descriptor: evaluation is exact and
+// repeatable, and equals the CPU twin's forward without dropout.
+TEST_F(CudnnRnnAlgo, InferenceIgnoresDropoutBetweenLayers) {
+  const RnnCase c{Cell::Lstm, 2, 1, false, 8, 16, {6, 4, 2}, RnnMath::Fp32};
+  const RnnShape shape{c.cell, c.input, c.hidden, c.layers, c.dirs};
+  const Inputs in = make_inputs(c);
+  StreamHandle sh;
+  const cudaStream_t stream = sh.stream.get();
+  CudnnRnn rnn(sh.handle.get(), shape, RnnOptions{RnnAlgo::Standard, RnnMath::Fp32, 0.5f, 3});
+  std::vector<float> space(rnn.weight_space_elements(), 0.0f);
+  rnn.to_space(in.weights.data(), space.data());
+  TypedBuffer w(false, space.size(), stream), x(false, in.x.size(), stream),
+      y(false, in.rows * shape.output(), stream);
+  w.upload(space);
+  x.upload(in.x);
+  rnn.set_batch(c.lengths, false);
+  rnn.forward(w.data(), x.data(), y.data(), nullptr, nullptr, /*train=*/false);
+  const std::vector<float> first = y.download();
+  rnn.forward(w.data(), x.data(), y.data(), nullptr, nullptr, /*train=*/false);
+  EXPECT_TRUE(test::same_bits(first, y.download()));
+
+  CpuRnn<float> cpu(shape);
+  std::vector<float> cpu_y(in.rows * shape.output()), cpu_hy(in.state_size), cpu_cy(in.state_size);
+  cpu.forward(in.weights.data(), in.x.data(), in.batch_sizes, cpu_y.data(), cpu_hy.data(), cpu_cy.data(),
+              /*train=*/false, nullptr);
+  EXPECT_LT(test::relative_error(first, cpu_y), tolerance(RnnMath::Fp32));
+}
+
+// The loaded cuDNN is checked against the 9.x API this code uses (no GPU needed).
+TEST(CudnnRnnOptions, OnlyCudnnNineIsAccepted) {
+  EXPECT_EQ(cudnn_version_problem(90000), "");
+  EXPECT_EQ(cudnn_version_problem(91900), "");
+  EXPECT_NE(cudnn_version_problem(8907).find("the loaded cuDNN is 8.9.7"), std::string::npos);
+  EXPECT_NE(cudnn_version_problem(100100).find("needs cuDNN 9"), std::string::npos);
+  EXPECT_EQ(cudnn_version_problem(cudnnGetVersion()), "") << "the cuDNN this test links";
 }
 
 TEST(CudnnRnnOptions, ParsesNamesAndRejectsUnknown) {
