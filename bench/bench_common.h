@@ -4,9 +4,7 @@
 #pragma once
 
 #include <benchmark/benchmark.h>
-#ifdef RNNB_OPENBLAS
 #include <cblas.h>
-#endif
 
 #include <algorithm>
 #include <cstdint>
@@ -102,11 +100,7 @@ inline void add_common_context(const Mode& mode) {
   benchmark::AddCustomContext("cpu_model", cpu_model());
   benchmark::AddCustomContext("hardware_threads", std::to_string(std::thread::hardware_concurrency()));
   benchmark::AddCustomContext("load_average_at_start", first_line_with("/proc/loadavg", ""));
-#ifdef RNNB_OPENBLAS
   benchmark::AddCustomContext("blas", std::string("OpenBLAS ") + openblas_get_config());
-#else
-  benchmark::AddCustomContext("blas", "reference BLAS");
-#endif
   benchmark::AddCustomContext("blas_threads", std::to_string(blas_threads()));
   benchmark::AddCustomContext("bench_mode", mode.name());
 }

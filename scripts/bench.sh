@@ -11,44 +11,14 @@
 #        REPETITIONS=5 (layer and ceiling benches, interleaved)  NO_REPORT=1  FILTER=<regex for every suite>
 #
 #        scripts/bench.sh gpu-bundle
-#   adds build-gpu/bench.tar.xz (the GPU bench executables and libbenchmark, compressed)
-#   after scripts/build_gpu.sh, for scripts/gpu_bench.sh on a GPU machine.
+#   the same as scripts/build_gpu.sh (the benches travel in build-gpu/bundle.tar.xz).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mode=${1:-default}
 [ $# -gt 0 ] && shift
 
-if [ "$mode" = gpu-bundle ]; then
-  OBJ=${GPU_OBJ:-build-gpu-obj}
-  OUT=${GPU_OUT:-build-gpu}
-  if [ ! -d "$OBJ" ] || [ ! -x "$OUT/rnnbench" ]; then
-    echo "bench.sh gpu-bundle: run scripts/build_gpu.sh first (it makes $OBJ/ and $OUT/)" >&2
-    exit 2
-  fi
-  cmake -S . -B "$OBJ" -DRNNB_BENCH=ON > /dev/null
-  cmake --build "$OBJ" -j"${JOBS:-2}" --target bench_rnn_layer bench_train export_dataset
-  # Packed as one xz archive (the three statically linked executables are ~27 MB each,
-  # ~6 MB together compressed) so build-gpu/ stays small enough to carry; gpu_bench.sh
-  # unpacks it. Shared libraries the GPU machine lacks (Google Benchmark is only a .so
-  # here) go into lib/ inside it.
-  stage=$(mktemp -d)
-  mkdir -p "$stage/lib"
-  for exe in bench_rnn_layer bench_train export_dataset; do
-    cp "$OBJ/$exe" "$stage/$exe"
-    strip --strip-unneeded "$stage/$exe"
-    for name in $(readelf -d "$stage/$exe" | sed -nE 's/.*NEEDED.*\[(libbenchmark[^]]*)\]/\1/p'); do
-      cp -L "$(ldd "$stage/$exe" | awk -v n="$name" '$1 == n {print $3}')" "$stage/lib/$name"
-    done
-  done
-  tar -C "$stage" -cJf "$OUT/bench.tar.xz.tmp" bench_rnn_layer bench_train export_dataset lib
-  mv "$OUT/bench.tar.xz.tmp" "$OUT/bench.tar.xz"
-  rm -rf "$stage"
-  git rev-parse HEAD > "$OUT/COMMIT" 2>/dev/null || true
-  echo "added the benchmarks to $OUT ($(du -sh "$OUT" | cut -f1)):"
-  ls -l "$OUT" "$OUT/lib"
-  exit 0
-fi
+[ "$mode" = gpu-bundle ] && exec scripts/build_gpu.sh
 
 case "$mode" in
   quick|default|full) ;;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The GPU benchmarks, run on a GPU machine with a carried build-gpu/ (scripts/build_gpu.sh,
-# then scripts/bench.sh gpu-bundle; nothing is compiled here): the cuDNN layer sweep, the
+# The GPU benchmarks, run on a GPU machine with a carried build-gpu/ (scripts/build_gpu.sh;
+# nothing is compiled here): the cuDNN layer sweep, the
 # end-to-end training benches on the GPU, the dataset export and the PyTorch peer on the
 # same batches. Writes results/bench/<gpu>/{bench_rnn_layer,bench_train,peer_pytorch}.json
 # (+ logs). Sized to finish within about 9 minutes on an H100.
@@ -14,13 +14,11 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build-gpu}
 DATA=${1:-${RNNB_DATA:-}}
 RESULTS=${RESULTS:-results/bench}
-# scripts/bench.sh gpu-bundle ships the benches compressed: unpack them once.
-if [ -f "$BUILD/bench.tar.xz" ] && [ ! -x "$BUILD/bench_train" ]; then
-  tar -C "$BUILD" -xJf "$BUILD/bench.tar.xz" || exit 2
-fi
+. scripts/gpu_libs.sh
+BIN=$(unpack_gpu_bundle "$BUILD") || exit 2
 for exe in bench_rnn_layer bench_train export_dataset; do
-  if [ ! -x "$BUILD/$exe" ]; then
-    echo "gpu_bench: $BUILD/$exe is missing: run scripts/build_gpu.sh and scripts/bench.sh gpu-bundle where the toolchain is, and carry $BUILD/" >&2
+  if [ ! -x "$BIN/$exe" ]; then
+    echo "gpu_bench: $BUILD/$exe is missing: run scripts/build_gpu.sh where the toolchain is, and carry $BUILD/" >&2
     exit 2
   fi
 done
@@ -29,12 +27,10 @@ if [ -z "$DATA" ] && { [ -z "${SKIP_TRAIN:-}" ] || [ -z "${SKIP_PEER:-}" ]; }; t
   exit 2
 fi
 
-. scripts/gpu_libs.sh
-use_gpu_libraries "$BUILD"
+use_gpu_libraries "$BIN"
 
 gpu_name=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
-slug=$(echo "${gpu_name:-unknown-gpu}" | tr '[:upper:]' '[:lower:]' | sed -E 's/[^a-z0-9]+/-/g; s/^-+|-+$//g')
-out="$RESULTS/$slug"
+out="$RESULTS/$(gpu_slug)"
 mkdir -p "$out"
 export RNNB_COMMIT=$(cat "$BUILD/COMMIT" 2>/dev/null || git rev-parse HEAD 2>/dev/null || echo unknown)
 work=$(mktemp -d "${TMPDIR:-/tmp}/rnnb-gpu-bench.XXXXXX")
@@ -58,19 +54,19 @@ run() {  # name, command...: JSON to $out/<name>.json via a temp file, log besid
 }
 
 if [ -z "${SKIP_LAYER:-}" ]; then
-  run bench_rnn_layer "$BUILD/bench_rnn_layer" ${FULL:+--full} --benchmark_repetitions="${REPETITIONS:-3}" \
+  run bench_rnn_layer "$BIN/bench_rnn_layer" ${FULL:+--full} --benchmark_repetitions="${REPETITIONS:-3}" \
     --benchmark_min_time=0.05 ${LAYER_FILTER:+--benchmark_filter="$LAYER_FILTER"} \
     --benchmark_out="$work/bench_rnn_layer.json" --benchmark_out_format=json
 fi
 if [ -z "${SKIP_TRAIN:-}" ]; then
   # GPU variants only: the CPU's numbers come from the CPU machines (scripts/bench.sh).
-  run bench_train "$BUILD/bench_train" "--data=$DATA" --benchmark_filter=/cuda/ \
+  run bench_train "$BIN/bench_train" "--data=$DATA" --benchmark_filter=/cuda/ \
     --benchmark_out="$work/bench_train.json" --benchmark_out_format=json
 fi
 if [ -z "${SKIP_PEER:-}" ]; then
   if python3 -c "import torch, numpy; assert torch.cuda.is_available()" 2>/dev/null; then
     echo "== export_dataset"
-    "$BUILD/export_dataset" --out "$work/export" --epochs "${PEER_EPOCHS:-2}" "--data=$DATA" || status=1
+    "$BIN/export_dataset" --out "$work/export" --epochs "${PEER_EPOCHS:-2}" "--data=$DATA" || status=1
     run peer_pytorch python3 bench/peer_pytorch.py --export "$work/export" --epochs "${PEER_EPOCHS:-2}" \
       --out "$work/peer_pytorch.json"
   else

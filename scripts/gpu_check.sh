@@ -1,43 +1,92 @@
 #!/usr/bin/env bash
-# The GPU acceptance check, run on a GPU machine with a carried `build-gpu/` (made by
-# scripts/build_gpu.sh; nothing is compiled here): finds cuDNN and cuBLAS from the
-# machine's Python nvidia wheels, runs the GPU tests (CPU-twin parity), trains the default
-# GRU for one epoch on full IMDB, and writes results/gpu/<gpu>/check-<date>.json with the
-# machine, library versions, each test's result and errors, the epoch time and accuracy.
+# The GPU check, one call on a GPU machine with a carried build-gpu/ (scripts/build_gpu.sh):
+#  1. unpacks the bundle and points LD_LIBRARY_PATH at the machine's own cuDNN and cuBLAS
+#     (PyTorch's nvidia wheels; any cuDNN 9.x);
+#  2. checks that the carried executables run there; if not, says why and builds on that
+#     machine from the carried GoogleTest sources and static OpenBLAS (deps.tar.xz);
+#  3. runs the GPU tests (kernels, cuDNN parity, gradients, backends), the persistent-
+#     algorithm tests in a process of their own (a sticky CUDA error stays there);
+#  4. trains the default GRU for one epoch on full IMDB;
+#  5. a short cuDNN layer benchmark (RNN/GRU/LSTM x packed/padded at batch 64, hidden 256)
+#     and the default GRU's training epoch against the PyTorch peer on the same batches;
+#  6. writes results/gpu/<gpu>/check-<stamp>.{json,md} and the raw benchmark JSON.
+# Sized for about 6 minutes on an H100/H200.
 #
-# Usage: scripts/gpu_check.sh [IMDB data path]     (or env RNNB_DATA)
-#   env: BUILD=build-gpu  EPOCHS=1  SKIP_TRAIN=1 (tests only)  TEST_FILTER=<gtest filter>
-#        RESULTS_DIR=results/gpu (where check-<date>.json goes, under <gpu-name-slug>/)
+# Usage: scripts/gpu_check.sh [IMDB archive]     (or env RNNB_DATA)
+#   env: BUILD=build-gpu  EPOCHS=1  SKIP_TRAIN=1  SKIP_BENCH=1  TEST_FILTER=<gtest filter>
+#        RESULTS_DIR=results/gpu  LOGS_TAR=<file.tar.gz for every log>
+#        FORCE_BUILD_HERE=1 (build here as if the bundle could not run; CUDNN_ROOT=<include/, lib/>)
+#        DRY_RUN=1 (no GPU needed: everything up to the first CUDA
+#        work, i.e. bundle, carry size, library search, the executables' start and the
+#        result writers, with the GPU tests reporting SKIPPED; results go to results/tmp/)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 BUILD=${BUILD:-build-gpu}
 DATA=${1:-${RNNB_DATA:-}}
 EPOCHS=${EPOCHS:-1}
-for exe in rnnbench rnnb_gpu_tests; do
-  if [ ! -x "$BUILD/$exe" ]; then
-    echo "gpu_check: $BUILD/$exe is missing: run scripts/build_gpu.sh where the toolchain is and carry $BUILD/" >&2
-    exit 2
-  fi
-done
-if [ -z "${SKIP_TRAIN:-}" ] && [ -z "$DATA" ]; then
+DRY_RUN=${DRY_RUN:-}
+if [ -n "$DRY_RUN" ]; then
+  SKIP_TRAIN=1 SKIP_BENCH=1 RESULTS_DIR=${RESULTS_DIR:-results/tmp/gpu-dry-run}
+fi
+. scripts/gpu_libs.sh
+work=$(mktemp -d "${TMPDIR:-/tmp}/rnnb-gpu-check.XXXXXX")
+notes=()
+
+if [ ! -f "$BUILD/bundle.tar.xz" ] && [ ! -x "$BUILD/rnnb_gpu_tests" ]; then
+  echo "gpu_check: $BUILD/ holds no GPU bundle: run scripts/build_gpu.sh where the toolchain is and carry $BUILD/" >&2
+  exit 2
+fi
+if [ -z "${SKIP_TRAIN:-}${SKIP_BENCH:-}" ] && [ -z "$DATA" ]; then
   echo "gpu_check: give the IMDB archive (aclImdb_v1 .tar.gz) as the argument or in RNNB_DATA" >&2
   exit 2
 fi
+if [ -n "$DATA" ] && [ -f "$BUILD/bundle.tar.xz" ]; then
+  carried=$(du -scm "$BUILD" "$DATA" 2>/dev/null | tail -1 | cut -f1)
+  echo "gpu_check: $BUILD/ and the dataset take $carried MiB (a carry holds 64 MiB)"
+  [ "$carried" -lt 64 ] || notes+=("warning: $BUILD/ and the dataset take $carried MiB, over a 64 MiB carry")
+fi
+if ! BIN=$(unpack_gpu_bundle "$BUILD"); then
+  echo "gpu_check: $BUILD/bundle.tar.xz is damaged; rebuild it with scripts/build_gpu.sh" >&2
+  exit 2
+fi
 
-. scripts/gpu_libs.sh
-use_gpu_libraries "$BUILD"
+nvidia-smi -L 2>/dev/null || echo "gpu_check: nvidia-smi sees no GPU"
+use_gpu_libraries "$BIN"
 
-nvidia-smi || true
-gpu_name=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
-driver=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>/dev/null | head -1)
-slug=$(echo "${gpu_name:-unknown-gpu}" | tr '[:upper:]' '[:lower:]' | sed -E 's/[^a-z0-9]+/-/g; s/^-+|-+$//g')
-stamp=$(date -u +%Y%m%dT%H%M%SZ)
-work=$(mktemp -d "${TMPDIR:-/tmp}/rnnb-gpu-check.XXXXXX")
+# Do the carried executables start here (libraries, glibc)? --gtest_list_tests needs no GPU.
+built_here=false
+if [ -n "${FORCE_BUILD_HERE:-}" ]; then
+  echo "FORCE_BUILD_HERE is set" >"$work/probe.log"
+fi
+if [ -n "${FORCE_BUILD_HERE:-}" ] || ! "$BIN/rnnb_gpu_tests" --gtest_list_tests >/dev/null 2>"$work/probe.log" ||
+   ! "$BIN/rnnbench" version >/dev/null 2>>"$work/probe.log"; then
+  reason=$(cat "$work/probe.log"; ldd "$BIN/rnnb_gpu_tests" 2>/dev/null | grep 'not found')
+  echo "gpu_check: the carried executables do not run here:"
+  echo "$reason" | head -5 | sed 's/^/  /'
+  echo "gpu_check: building on this machine instead"
+  notes+=("The carried executables did not run: $(echo "$reason" | head -1); built on the GPU machine.")
+  mkdir -p "$work/deps"
+  tar -C "$work/deps" -xJf "$BUILD/deps.tar.xz" || { echo "gpu_check: no usable $BUILD/deps.tar.xz" >&2; exit 2; }
+  cudnn_root=${CUDNN_ROOT:-$(python3 -c 'import nvidia.cudnn as c; print(list(c.__path__)[0])' 2>/dev/null)}
+  [ -d "$cudnn_root/include" ] || { echo "gpu_check: cuDNN headers not found (nvidia.cudnn wheel)" >&2; exit 2; }
+  command -v nvcc >/dev/null || export PATH=/usr/local/cuda/bin:$PATH
+  local_build=build-gpu-local
+  generator=(); command -v ninja >/dev/null && generator=(-G Ninja)
+  cmake -S . -B "$local_build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DRNNB_BENCH=OFF \
+    -DRNNB_OPENBLAS_ROOT="$work/deps/openblas" -DRNNB_GTEST_SOURCE="$work/deps/googletest" \
+    -DCUDNN_INCLUDE_DIR="$cudnn_root/include" -DCUDNN_LIBRARY="$(ls "$cudnn_root"/lib/libcudnn.so* | head -1)" \
+    -DRNNB_CUDA_ARCHITECTURES=90 -DCMAKE_CUDA_ARCHITECTURES=90 >"$work/build.log" 2>&1 &&
+    cmake --build "$local_build" -j"$(nproc)" --target rnnbench rnnb_gpu_tests >>"$work/build.log" 2>&1 ||
+    { tail -30 "$work/build.log"; echo "gpu_check: the build on this machine failed" >&2; exit 1; }
+  mkdir -p "$local_build/lib"
+  BIN=$local_build
+  built_here=true
+  use_gpu_libraries "$BIN"
+fi
 
 # Library versions as the loaded libraries report them.
-versions_json="$work/versions.json"
-python3 - "$versions_json" <<'EOF'
+python3 - "$work/versions.json" <<'PY'
 import ctypes, json, sys
 out = {}
 def load(names):
@@ -52,7 +101,6 @@ if cudnn:
     cudnn.cudnnGetVersion.restype = ctypes.c_size_t
     v = cudnn.cudnnGetVersion()
     out["cudnn"] = f"{v // 10000}.{(v % 10000) // 100}.{v % 100}"
-    out["cudnn_library"] = name
 cublas, name = load(["libcublas.so.13", "libcublas.so"])
 if cublas:
     parts = []
@@ -61,7 +109,6 @@ if cublas:
         cublas.cublasGetProperty(prop, ctypes.byref(value))
         parts.append(str(value.value))
     out["cublas"] = ".".join(parts)
-    out["cublas_library"] = name
 cuda, _ = load(["libcuda.so.1"])
 if cuda:
     value = ctypes.c_int(0)
@@ -69,98 +116,93 @@ if cuda:
         out["driver_cuda"] = f"{value.value // 1000}.{(value.value % 1000) // 10}"
 json.dump(out, open(sys.argv[1], "w"))
 print("libraries:", out)
-EOF
+PY
 
-echo "== GPU tests"
-"$BUILD/rnnb_gpu_tests" --gtest_output="json:$work/gtest.json" ${TEST_FILTER:+--gtest_filter="$TEST_FILTER"} \
-  2>&1 | tee "$work/gtest.log" | grep -E '^\[  (PASSED|SKIPPED) +\] [0-9]+ test|^\[  FAILED  \]|Failure' | head -100
-tests_rc=${PIPESTATUS[0]}
+run_tests() {  # label, gtest filter: one process, its JSON report in the work folder
+  echo "== GPU tests: $1"
+  local start=$SECONDS
+  "$BIN/rnnb_gpu_tests" --gtest_filter="$2" --gtest_output="json:$work/gtest-$1.json" >"$work/gtest-$1.log" 2>&1
+  local rc=$?
+  grep -E '^\[  (PASSED|SKIPPED) +\] [0-9]+ test|^\[  FAILED  \]' "$work/gtest-$1.log" | head -40
+  echo "($1: exit $rc, $((SECONDS - start)) s)"
+  return $rc
+}
+tests_rc=0
+if [ -n "${TEST_FILTER:-}" ]; then
+  run_tests filtered "$TEST_FILTER" || tests_rc=1
+else
+  run_tests main '-CudnnRnnAlgo.*' || tests_rc=1
+  run_tests persistent 'CudnnRnnAlgo.*' || tests_rc=1
+fi
 
 train_rc=skipped
 if [ -z "${SKIP_TRAIN:-}" ]; then
-  echo "== one epoch of the default GRU on IMDB"
-  "$BUILD/rnnbench" train --device cuda --epochs "$EPOCHS" --data "$DATA" --out "$work/train" --progress off \
-    2>&1 | tee "$work/train.log"
+  echo "== $EPOCHS epoch(s) of the default GRU on full IMDB"
+  start=$SECONDS
+  "$BIN/rnnbench" train --device cuda --epochs "$EPOCHS" --data "$DATA" --out "$work/train" --progress off \
+    --cache-dir "$work/cache" 2>&1 | tee "$work/train.log"
   train_rc=${PIPESTATUS[0]}
+  echo "(training: exit $train_rc, $((SECONDS - start)) s)"
 fi
 
-commit=$(cat "$BUILD/COMMIT" 2>/dev/null || git rev-parse HEAD 2>/dev/null || echo unknown)
-build_info=$(cat "$BUILD/BUILD_INFO" 2>/dev/null || echo unknown)
-results_dir=${RESULTS_DIR:-results/gpu}
-mkdir -p "$results_dir/$slug"
-result="$results_dir/$slug/check-$stamp.json"
-python3 - "$work" "$result" "$gpu_name" "$driver" "$commit" "$build_info" "$tests_rc" "$train_rc" <<'EOF'
-import json, os, sys
-work, result, gpu, driver, commit, build_info, tests_rc, train_rc = sys.argv[1:]
-versions = json.load(open(os.path.join(work, "versions.json")))
-standard = {"name", "status", "result", "timestamp", "time", "classname", "failures", "file", "line",
-            "value_param", "type_param", "skipped"}
-tests = []
-try:
-    report = json.load(open(os.path.join(work, "gtest.json")))
-    for suite in report.get("testsuites", []):
-        for case in suite.get("testsuite", []):
-            failures = case.get("failures", [])
-            outcome = "failed" if failures else ("skipped" if case.get("result") == "SKIPPED" else "passed")
-            entry = {"name": f"{suite['name']}.{case['name']}", "result": outcome}
-            errors = {k: v for k, v in case.items() if k not in standard}
-            if errors:
-                entry["errors"] = errors
-            if failures:
-                entry["failure"] = failures[0].get("failure", "")[:400]
-            tests.append(entry)
-except (OSError, ValueError) as e:
-    tests.append({"name": "gtest report", "result": "missing", "failure": str(e)})
-training = {"exit": train_rc}
-metrics = os.path.join(work, "train", "metrics.jsonl")
-if os.path.exists(metrics):
-    for line in open(metrics):
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue
-        if row.get("event") == "epoch":
-            training.setdefault("epochs", []).append(
-                {k: row.get(k) for k in ("epoch", "train_seconds", "train_loss", "train_acc", "val_acc",
-                                         "tokens_per_s")})
-        elif row.get("event") == "test":
-            training.update({k: row.get(k) for k in ("test_acc", "mean_epoch_seconds", "tokens_per_s")})
-record = {
-    "gpu": gpu, "driver": driver, "cuda_runtime": build_info, "driver_cuda": versions.get("driver_cuda"),
-    "cudnn": versions.get("cudnn"), "cublas": versions.get("cublas"), "commit": commit,
-    "tests_exit": int(tests_rc), "tests": tests, "training": training,
-}
-tmp = result + ".tmp"
-with open(tmp, "w") as f:
-    json.dump(record, f, indent=2)
-    f.flush()
-    os.fsync(f.fileno())
-os.replace(tmp, result)
+bench_rc=0
+if [ -z "${SKIP_BENCH:-}" ]; then
+  if [ -x "$BIN/bench_rnn_layer" ]; then
+    echo "== cuDNN layer: cells x packed/padded, batch 64, hidden 256, IMDB lengths"
+    "$BIN/bench_rnn_layer" "--data=$DATA" --benchmark_repetitions=3 --benchmark_min_time=0.05 \
+      --benchmark_filter='batch:64/hidden:256/layers:1/dirs:1/lengths:imdb/algo:standard/math:fp32' \
+      --benchmark_out="$work/layer.json" --benchmark_out_format=json >"$work/layer.log" 2>&1 || bench_rc=1
+    tail -3 "$work/layer.log"
+    variants='^train_epoch/cuda/default(/batching:random(/padding:post)?)?/iterations'
+    echo "== training epochs: rnnbench (cuDNN) and PyTorch on the same batches"
+    "$BIN/bench_train" "--data=$DATA" --benchmark_filter="$variants" \
+      --benchmark_out="$work/train_bench.json" --benchmark_out_format=json >"$work/train_bench.log" 2>&1 || bench_rc=1
+    tail -4 "$work/train_bench.log"
+    if python3 -c "import torch, numpy; assert torch.cuda.is_available()" 2>/dev/null; then
+      "$BIN/export_dataset" --out "$work/export" --epochs 1 "--data=$DATA" >"$work/export.log" 2>&1 &&
+        python3 bench/peer_pytorch.py --export "$work/export" --epochs 1 \
+          --variants default,default/batching:random,default/batching:random/padding:post --out "$work/peer.json" \
+          >"$work/peer.log" 2>&1 || bench_rc=1
+      tail -4 "$work/peer.log"
+    else
+      notes+=("PyTorch with CUDA is not importable: no peer comparison.")
+    fi
+  else
+    notes+=("No benchmark executables in $BIN/ (a build on the GPU machine has none): benchmarks skipped.")
+  fi
+fi
 
-counts = {}
-for t in tests:
-    counts[t["result"]] = counts.get(t["result"], 0) + 1
-print(f"\n{'GPU':<14} {gpu}  (driver {driver}, cuDNN {versions.get('cudnn')}, cuBLAS {versions.get('cublas')})")
-print(f"{'commit':<14} {commit}")
-print(f"{'tests':<14} " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
-worst = {}
-for t in tests:
-    for k, v in t.get("errors", {}).items():
-        try:
-            worst[k] = max(worst.get(k, 0.0), float(v))
-        except ValueError:
-            pass
-for k in sorted(worst):
-    print(f"  max {k:<24} {worst[k]:.3g}")
-for t in tests:
-    if t["result"] == "failed":
-        print(f"  FAILED {t['name']}")
-for e in training.get("epochs", []):
-    print(f"{'epoch':<14} {e['epoch']}: {e['train_seconds']:.1f} s, val acc {100 * (e['val_acc'] or 0):.2f}%,"
-          f" {e['tokens_per_s']:.0f} tok/s")
-if "test_acc" in training:
-    print(f"{'test acc':<14} {100 * training['test_acc']:.2f}%")
-print(f"{'written':<14} {result}")
-EOF
-echo "(work files in $work)"
-[ "$tests_rc" = 0 ] && { [ "$train_rc" = 0 ] || [ "$train_rc" = skipped ]; }
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+results_dir=${RESULTS_DIR:-results/gpu}/$(gpu_slug)
+mkdir -p "$results_dir"
+for f in layer train_bench peer; do
+  [ -s "$work/$f.json" ] && cp "$work/$f.json" "$results_dir/$f-$stamp.json"
+done
+python3 - "$work/info.json" "$stamp" "$BUILD" "$built_here" "$train_rc" "$tests_rc" "$bench_rc" "${DRY_RUN:+dry run}" \
+  "${notes[@]}" <<'PY'
+import json, subprocess, sys
+path, stamp, build, built_here, train_rc, tests_rc, bench_rc, dry_run, *notes = sys.argv[1:]
+def smi(query):
+    try:
+        out = subprocess.run(["nvidia-smi", f"--query-gpu={query}", "--format=csv,noheader"],
+                             capture_output=True, text=True).stdout.strip().splitlines()
+        return out[0] if out else None
+    except OSError:
+        return None
+def read(name, default="unknown"):
+    try:
+        return open(f"{build}/{name}").read().strip()
+    except OSError:
+        return default
+info = {"gpu": smi("name") or "no GPU", "driver": smi("driver_version"), "stamp": stamp,
+        "cuda_runtime": read("BUILD_INFO"), "commit": read("COMMIT"), "built_here": built_here == "true",
+        "train_exit": train_rc, "tests_exit": int(tests_rc), "bench_exit": int(bench_rc),
+        "notes": ([f"Dry run: no GPU work was done."] if dry_run else []) + notes}
+json.dump(info, open(path, "w"))
+PY
+python3 scripts/gpu_summary.py "$work" "$results_dir/check-$stamp"
+if [ -n "${LOGS_TAR:-}" ]; then
+  (cd "$work" && tar -czf "$LOGS_TAR" --ignore-failed-read ./*.log ./*.json 2>/dev/null) || true
+fi
+echo "gpu_check: results in $results_dir/ (work files in $work)"
+[ "$tests_rc" = 0 ] && { [ "$train_rc" = 0 ] || [ "$train_rc" = skipped ]; } && [ "$bench_rc" = 0 ]

@@ -1,11 +1,7 @@
 // cblas wrappers: the only file that includes the BLAS header.
 #include "util/blas.h"
 
-#ifdef RNNB_CBLAS_HEADER
-#include RNNB_CBLAS_HEADER
-#else
 #include <cblas.h>
-#endif
 
 namespace rnnb {
 namespace {
@@ -26,16 +22,10 @@ void gemm(Trans ta, Trans tb, int m, int n, int k, double alpha, const double* a
               beta, c, ldc);
 }
 
-#ifdef RNNB_OPENBLAS
 void set_blas_threads(int threads) {
   if (threads > 0) openblas_set_num_threads(threads);
 }
 
 int blas_threads() { return openblas_get_num_threads(); }
-#else
-// The reference BLAS is single-threaded.
-void set_blas_threads(int) {}
-int blas_threads() { return 1; }
-#endif
 
 }  // namespace rnnb
