@@ -59,28 +59,29 @@ std::vector<float> uniform(size_t n, float bound, Rng& rng) {
 // Device storage in the layer's data type (float, or half for fp16), filled from floats.
 class TypedBuffer {
  public:
-  TypedBuffer(bool half, size_t count) : half_(half) {
+  TypedBuffer(bool half, size_t count, cudaStream_t stream) : half_(half), stream_(stream) {
     if (half_) halves_.resize(count); else floats_.resize(count);
     zero();
   }
   void upload(const std::vector<float>& host) {
-    if (!half_) return floats_.upload(host);
+    if (!half_) return floats_.upload(host, stream_);
     std::vector<__half> h(host.size());
     for (size_t i = 0; i < host.size(); ++i) h[i] = __float2half(host[i]);
-    halves_.upload(h);
+    halves_.upload(h, stream_);
   }
   std::vector<float> download() const {
-    if (!half_) return floats_.download();
-    std::vector<__half> h = halves_.download();
+    if (!half_) return floats_.download(stream_);
+    std::vector<__half> h = halves_.download(stream_);
     std::vector<float> out(h.size());
     for (size_t i = 0; i < h.size(); ++i) out[i] = __half2float(h[i]);
     return out;
   }
-  void zero() { half_ ? halves_.zero() : floats_.zero(); }
+  void zero() { half_ ? halves_.zero(stream_) : floats_.zero(stream_); }
   void* data() { return half_ ? static_cast<void*>(halves_.data()) : static_cast<void*>(floats_.data()); }
 
  private:
   bool half_;
+  cudaStream_t stream_;
   DeviceBuffer<float> floats_;
   DeviceBuffer<__half> halves_;
 };
@@ -141,16 +142,16 @@ TEST_P(CudnnRnnParity, MatchesCpuTwin) {
   Results gpu;
   {
     Stream stream;
-    CudnnHandle handle = make_cudnn_handle();
-    CUDNN_CHECK(cudnnSetStream(handle.get(), stream.get()));
+    CudnnHandle handle = make_cudnn_handle(stream.get());
     CudnnRnn rnn(handle.get(), shape, RnnOptions{c.algo, c.math, 0.0f, 7});
     std::vector<float> space(rnn.weight_space_elements(), 0.0f);
     rnn.to_space(weights.data(), space.data());
 
-    TypedBuffer w(half, space.size()), dw(half, space.size()), dx_dev(half, x.size()),
-        x_dev(half, x.size()), y_dev(half, cpu.y.size()), dy_dev(half, dy.size()),
-        hy_dev(half, state_size), cy_dev(half, state_size), dhy_dev(half, state_size),
-        dcy_dev(half, state_size);
+    const cudaStream_t s = stream.get();
+    TypedBuffer w(half, space.size(), s), dw(half, space.size(), s), dx_dev(half, x.size(), s),
+        x_dev(half, x.size(), s), y_dev(half, cpu.y.size(), s), dy_dev(half, dy.size(), s),
+        hy_dev(half, state_size, s), cy_dev(half, state_size, s), dhy_dev(half, state_size, s),
+        dcy_dev(half, state_size, s);
     w.upload(space);
     x_dev.upload(x);
     dy_dev.upload(dy);
@@ -222,7 +223,7 @@ INSTANTIATE_TEST_SUITE_P(Reduced, CudnnRnnParity, ::testing::ValuesIn(reduced_pr
 // The map between the canonical layout and the weight space is a bijection on the
 // canonical weights: there and back through device memory returns every bit.
 TEST_F(CudnnRnnWeights, CanonicalRoundTripIsExact) {
-  CudnnHandle handle = make_cudnn_handle();
+  CudnnHandle handle = make_cudnn_handle(nullptr);
   for (Cell cell : {Cell::RnnTanh, Cell::Gru, Cell::Lstm})
     for (int dirs : {1, 2}) {
       const RnnShape shape{cell, 12, 20, 3, dirs};
@@ -233,8 +234,8 @@ TEST_F(CudnnRnnWeights, CanonicalRoundTripIsExact) {
       std::vector<float> space(rnn.weight_space_elements(), 0.0f);
       rnn.to_space(canonical.data(), space.data());
       DeviceBuffer<float> device;
-      device.upload(space);
-      const std::vector<float> back_space = device.download();
+      device.upload(space, nullptr);
+      const std::vector<float> back_space = device.download(nullptr);
       std::vector<float> back(canonical.size(), -1.0f);
       rnn.to_canonical(back_space.data(), back.data());
       EXPECT_EQ(back, canonical) << cell_name(cell) << " dirs " << dirs;
@@ -243,20 +244,20 @@ TEST_F(CudnnRnnWeights, CanonicalRoundTripIsExact) {
 
 // Persistent algorithms either match the CPU twin or are refused with a clear message.
 TEST_F(CudnnRnnAlgo, PersistentAlgorithmsRunOrRefuseClearly) {
-  CudnnHandle handle = make_cudnn_handle();
+  CudnnHandle handle = make_cudnn_handle(nullptr);
   for (RnnAlgo algo : {RnnAlgo::PersistStatic, RnnAlgo::PersistDynamic, RnnAlgo::PersistStaticSmallH})
     for (bool padded : {false, true}) {
       const RnnShape shape{Cell::Gru, 16, 32, 1, 1};
       try {
         CudnnRnn rnn(handle.get(), shape, RnnOptions{algo, RnnMath::Fp32, 0.0f, 1});
         DeviceBuffer<float> w(rnn.weight_space_elements()), x(8 * 4 * 16), y(8 * 4 * 32), hy(4 * 32);
-        w.zero();
-        x.zero();
+        w.zero(nullptr);
+        x.zero(nullptr);
         const std::vector<int> lengths = padded ? std::vector<int>{8, 8, 8, 8} : std::vector<int>{8, 6, 3, 1};
         rnn.set_batch(lengths, padded);
         rnn.forward(w.data(), x.data(), y.data(), hy.data(), nullptr, /*train=*/false);
         // Zero weights and inputs give a zero state for a GRU (n = 0, h' = z * 0).
-        const std::vector<float> h = hy.download();
+        const std::vector<float> h = hy.download(nullptr);
         for (float v : h) EXPECT_EQ(v, 0.0f);
         RecordProperty(rnn_algo_name(algo) + (padded ? "_padded" : "_packed"), "ran");
       } catch (const Error& e) {
