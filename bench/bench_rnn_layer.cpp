@@ -68,20 +68,14 @@ class DeviceArray {
   DeviceBuffer<unsigned char> storage_;
 };
 
-// The handle, after making `stream` the one its calls run on.
-cudnnHandle_t on_stream(cudnnHandle_t handle, cudaStream_t stream) {
-  CUDNN_CHECK(cudnnSetStream(handle, stream));
-  return handle;
-}
-
 // Everything one case needs on the device, built once and kept while Google Benchmark
 // calls the case again (iteration-count probing, repetitions); the next case frees it.
 struct GpuLayerRun {
   GpuLayerRun(const LayerCase& c, const LengthHistogram& histogram)
       : work(c, histogram),
         shape(c.shape()),
-        handle(cuda::make_cudnn_handle()),
-        rnn(on_stream(handle.get(), stream.get()), shape,
+        handle(cuda::make_cudnn_handle(stream.get())),
+        rnn(handle.get(), shape,
             cuda::RnnOptions{cuda::parse_rnn_algo(c.algo), cuda::parse_rnn_math(c.math), 0.0f, 1}),
         half(rnn.element_bytes() == 2),
         rows(static_cast<size_t>(work.max_rows)),

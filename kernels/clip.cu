@@ -46,11 +46,14 @@ __global__ void final_sum_kernel(const double* __restrict__ partials, double* __
 }
 
 __global__ void clip_scale_kernel(const double* __restrict__ sum_of_squares, float max_norm,
-                                  float* __restrict__ scale, float* __restrict__ norm) {
-  const double grad_norm = sqrt(*sum_of_squares);
+                                  float loss_scale, float* __restrict__ scale,
+                                  float* __restrict__ norm) {
+  const double grad_norm = sqrt(*sum_of_squares) / loss_scale;
   if (norm) *norm = static_cast<float>(grad_norm);
-  *scale = max_norm <= 0.0f ? 1.0f
-                            : static_cast<float>(fmin(1.0, max_norm / (grad_norm + 1e-6)));
+  const float clip = max_norm <= 0.0f ? 1.0f
+                                      : static_cast<float>(fmin(1.0, max_norm / (grad_norm + 1e-6)));
+  // A power-of-two loss scale makes this division exact: unscaled runs get `clip` itself.
+  *scale = clip / loss_scale;
 }
 
 }  // namespace
@@ -64,9 +67,10 @@ void grad_sum_of_squares(const float* grad, size_t n, double* partials, double* 
   CUDA_CHECK_LAUNCH();
 }
 
-void grad_clip_scale(const double* sum_of_squares, float max_norm, float* scale, float* norm,
-                     cudaStream_t stream) {
-  clip_scale_kernel<<<1, 1, 0, stream>>>(sum_of_squares, max_norm, scale, norm);
+void grad_clip_scale(const double* sum_of_squares, float max_norm, float loss_scale, float* scale,
+                     float* norm, cudaStream_t stream) {
+  RNNB_ASSERT(loss_scale > 0.0f);
+  clip_scale_kernel<<<1, 1, 0, stream>>>(sum_of_squares, max_norm, loss_scale, scale, norm);
   CUDA_CHECK_LAUNCH();
 }
 

@@ -61,36 +61,11 @@ __global__ void scatter_final_kernel(const float* __restrict__ dfeatures, int to
   }
 }
 
-__device__ inline int64_t last_row(const int64_t* step_offsets, const int32_t* lengths, int b,
-                                   int steps, int padding) {
-  const int t = padding == kPre ? steps - 1 : lengths[b] - 1;
-  return step_offsets[t] + b;
-}
-
-__global__ void gather_last_kernel(const float* __restrict__ y, int width,
-                                   const int64_t* __restrict__ step_offsets,
-                                   const int32_t* __restrict__ lengths, int batch, int steps,
-                                   int padding, float* __restrict__ out) {
-  const int64_t total = static_cast<int64_t>(batch) * width;
-  for (int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; idx < total;
-       idx += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int b = static_cast<int>(idx / width);
-    const int j = static_cast<int>(idx - static_cast<int64_t>(b) * width);
-    out[idx] = y[last_row(step_offsets, lengths, b, steps, padding) * width + j];
-  }
-}
-
-__global__ void scatter_last_kernel(const float* __restrict__ dout, int width,
-                                    const int64_t* __restrict__ step_offsets,
-                                    const int32_t* __restrict__ lengths, int batch, int steps,
-                                    int padding, float* __restrict__ dy) {
-  const int64_t total = static_cast<int64_t>(batch) * width;
-  for (int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; idx < total;
-       idx += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int b = static_cast<int>(idx / width);
-    const int j = static_cast<int>(idx - static_cast<int64_t>(b) * width);
-    dy[last_row(step_offsets, lengths, b, steps, padding) * width + j] = dout[idx];
-  }
+__global__ void gather_labels_kernel(const uint8_t* __restrict__ split_labels,
+                                     const int32_t* __restrict__ reviews, int batch,
+                                     uint8_t* __restrict__ out) {
+  for (int b = blockIdx.x * blockDim.x + threadIdx.x; b < batch; b += gridDim.x * blockDim.x)
+    out[b] = split_labels[reviews[b]];
 }
 
 void check_padding(Padding padding) {
@@ -148,29 +123,11 @@ void scatter_final_hidden_grad(const float* dfeatures, int layers, int dirs, int
   CUDA_CHECK_LAUNCH();
 }
 
-void gather_last_outputs(const float* y, int width, const int64_t* step_offsets,
-                         const int32_t* lengths, int batch, int steps, Padding padding,
-                         float* out, cudaStream_t stream) {
-  RNNB_ASSERT(width >= 1 && batch >= 0 && steps >= 1);
-  check_padding(padding);
-  const int64_t total = static_cast<int64_t>(batch) * width;
-  if (total == 0) return;
-  gather_last_kernel<<<grid_for(total), kBlockSize, 0, stream>>>(
-      y, width, step_offsets, lengths, batch, steps, static_cast<int>(padding), out);
-  CUDA_CHECK_LAUNCH();
-}
-
-void scatter_last_outputs_grad(const float* dout, int width, const int64_t* step_offsets,
-                               const int32_t* lengths, int batch, int steps, Padding padding,
-                               int64_t rows, float* dy, cudaStream_t stream) {
-  RNNB_ASSERT(width >= 1 && batch >= 0 && steps >= 1 && rows >= 0);
-  check_padding(padding);
-  if (rows > 0)
-    CUDA_CHECK(cudaMemsetAsync(dy, 0, static_cast<size_t>(rows) * width * sizeof(float), stream));
-  const int64_t total = static_cast<int64_t>(batch) * width;
-  if (total == 0) return;
-  scatter_last_kernel<<<grid_for(total), kBlockSize, 0, stream>>>(
-      dout, width, step_offsets, lengths, batch, steps, static_cast<int>(padding), dy);
+void gather_labels(const uint8_t* split_labels, const int32_t* reviews, int batch, uint8_t* out,
+                   cudaStream_t stream) {
+  RNNB_ASSERT(batch >= 0);
+  if (batch == 0) return;
+  gather_labels_kernel<<<grid_for(batch), kBlockSize, 0, stream>>>(split_labels, reviews, batch, out);
   CUDA_CHECK_LAUNCH();
 }
 

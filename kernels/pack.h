@@ -1,6 +1,6 @@
-// Batch layout on the device: the time-major token ids the RNN reads, built from the
-// dataset already resident on the GPU, and the gathers that turn the RNN's final hidden
-// state (or its last valid output) into the head's features, with their gradients.
+// Batch layout on the device: the time-major token ids the RNN reads and the batch's labels,
+// built from the dataset already resident on the GPU, and the gather that turns the RNN's
+// final hidden state into the head's features, with its gradient.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -38,14 +38,9 @@ void gather_final_hidden(const float* hy, int layers, int dirs, int batch, int h
 void scatter_final_hidden_grad(const float* dfeatures, int layers, int dirs, int batch,
                                int hidden, float* dhy, cudaStream_t stream);
 
-// out[b x width] = y's row holding sequence b's last real step: step lengths[b]-1 when
-// packed or post-padded, step steps-1 when pre-padded. y is [rows x width], time-major.
-void gather_last_outputs(const float* y, int width, const int64_t* step_offsets,
-                         const int32_t* lengths, int batch, int steps, Padding padding,
-                         float* out, cudaStream_t stream);
-// The gradient of gather_last_outputs: zeroes dy [rows x width], then writes those rows.
-void scatter_last_outputs_grad(const float* dout, int width, const int64_t* step_offsets,
-                               const int32_t* lengths, int batch, int steps, Padding padding,
-                               int64_t rows, float* dy, cudaStream_t stream);
+// out[b] = split_labels[reviews[b]] for b < batch: the batch's labels from the split's,
+// resident on the device since attach.
+void gather_labels(const uint8_t* split_labels, const int32_t* reviews, int batch, uint8_t* out,
+                   cudaStream_t stream);
 
 }  // namespace rnnb::cuda

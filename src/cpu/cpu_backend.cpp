@@ -26,7 +26,7 @@ class CpuBackend final : public Backend {
         rnn_(model.rnn_shape(), model.rnn_dropout),
         state_(initial_state(model, seed)),
         grad_(layout_.total, 0.0f) {
-    if (options.algo != "standard" || options.math != "fp32")
+    if (options.algo != "standard" || options.math != "fp32" || options.loss_scale != 0.0f)
       throw UsageError("--algo and --math other than standard/fp32 need --device cuda");
     set_blas_threads(options.threads);
     inject_nan_at_step_ = options.inject_nan_at_step;
@@ -122,6 +122,8 @@ class CpuBackend final : public Backend {
     state_.dropout_rng = dropout_rng_.state();
     return state_;
   }
+
+  std::vector<float> last_gradient() override { return steps_taken_ > 0 ? grad_ : std::vector<float>{}; }
 
  private:
   const TokenSet& attached(Slot slot) const {

@@ -5,18 +5,24 @@
 // hidden head W | hidden head b] with
 // gradient, Adam moments of the same layout, so clipping and Adam are one launch each.
 // Loss and accuracy accumulate on the device; take_stats() is the only wait for the GPU.
+// The head's cuBLAS calls live in cuda/cublas_head.cpp, the per-batch buffers and the table
+// that sizes them in cuda/batch_buffers.h.
 #include <cuda_fp16.h>
 #include <cuda_profiler_api.h>
 
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <optional>
 
 #include "adam.h"
 #include "clip.h"
 #include "nonfinite.h"
+#include "cuda/batch_buffers.h"
+#include "cuda/cublas_head.h"
 #include "cuda/cudnn_handles.h"
 #include "cuda/cudnn_rnn.h"
 #include "cuda/device_buffer.h"
@@ -26,9 +32,9 @@
 #include "embedding.h"
 #include "pack.h"
 #include "pool.h"
-#include "relu.h"
 #include "softmax_xent.h"
 #include "train/backend.h"
+#include "util/cublas_workspace.h"
 #include "util/error.h"
 
 namespace rnnb {
@@ -43,6 +49,7 @@ struct DeviceSplit {
   const TokenSet* host = nullptr;
   DeviceBuffer<int32_t> tokens;
   DeviceBuffer<int64_t> offsets;
+  DeviceBuffer<uint8_t> labels;  // batches gather theirs on the device
 };
 
 // "A:B" -> {A, B}, 1-based training steps, A <= B.
@@ -66,12 +73,13 @@ class CudaBackend final : public Backend {
         profile_steps_(parse_profile_steps(options.profile_steps)),
         device_(select_device(options.device_index)),
         stream_(),
-        cudnn_(make_cudnn_handle()),
-        cublas_(make_cublas_handle()),
+        // Bound to the stream before CudnnRnn's constructor queues work on the handle.
+        cudnn_(make_cudnn_handle(stream_.get())),
+        cublas_(make_cublas(options.deterministic, stream_.get())),
         rnn_(init_rnn(model, options, seed)),
-        half_(rnn_.data_type() == CUDNN_DATA_HALF) {
-    CUDNN_CHECK(cudnnSetStream(cudnn_.get(), stream_.get()));
-    CUBLAS_CHECK(cublasSetStream(cublas_.get(), stream_.get()));
+        half_(rnn_.data_type() == CUDNN_DATA_HALF),
+        loss_scale_(!half_ ? 1.0f : options.loss_scale > 0.0f ? options.loss_scale : kDefaultFp16LossScale),
+        head_(cublas_.get(), model.features(), model.head_hidden, model.classes) {
     // fp32 head math unless tf32 is asked for; no atomics, so the head is reproducible.
     CUBLAS_CHECK(cublasSetMathMode(cublas_.get(), rnn_.options().math == RnnMath::Tf32
                                                        ? CUBLAS_TF32_TENSOR_OP_MATH
@@ -94,6 +102,7 @@ class CudaBackend final : public Backend {
       half_weights_.resize(space_);
       half_dweights_.resize(space_);
     }
+    grad_.zero(stream_.get());  // last_gradient() before a step reads no garbage
     clip_partials_.resize(kSumOfSquaresBlocks);
     clip_sum_.resize(1);
     clip_scale_.resize(1);
@@ -118,6 +127,7 @@ class CudaBackend final : public Backend {
     split.host = &set;
     split.tokens.upload(set.tokens, stream_.get());
     split.offsets.upload(set.offsets, stream_.get());
+    split.labels.upload(set.labels, stream_.get());
     // The host vectors may change after attach() returns: finish the copies now.
     stream_.synchronize();
   }
@@ -140,9 +150,13 @@ class CudaBackend final : public Backend {
       grad_sum_of_squares(grad_.data(), total_, clip_partials_.data(), clip_sum_.data(), stream_.get());
       nonfinite_check(guard_.data(), clip_sum_.data(), batch.size(), loss_sum_.data(), correct_.data(),
                       stream_.get());
+      // One factor for Adam: the clip factor of the true norm, and the loss scale undone.
+      // An overflow of the scaled gradient made the sum of squares non-finite: the guard
+      // above has already marked the step skipped.
       const float* scale = nullptr;
-      if (optim_.clip_norm > 0.0f) {
-        grad_clip_scale(clip_sum_.data(), optim_.clip_norm, clip_scale_.data(), nullptr, stream_.get());
+      if (optim_.clip_norm > 0.0f || loss_scale_ != 1.0f) {
+        grad_clip_scale(clip_sum_.data(), optim_.clip_norm, loss_scale_, clip_scale_.data(), nullptr,
+                        stream_.get());
         scale = clip_scale_.data();
       }
       OptimConfig config = optim_;
@@ -185,7 +199,6 @@ class CudaBackend final : public Backend {
   // A worst-case batch (every review as long as the longest) against free device memory:
   // cuDNN's workspace and reserve space plus the per-batch activations and gradients.
   void check_memory(int batch_size, int longest) override {
-    const RnnShape shape = model_.rnn_shape();
     const double rows = static_cast<double>(batch_size) * longest;
     auto gib = [](double bytes) {
       char text[32];
@@ -197,14 +210,17 @@ class CudaBackend final : public Backend {
     if (rows > static_cast<double>(std::numeric_limits<int32_t>::max()))
       fail(what + " has more than 2^31 tokens, beyond cuDNN's limits: lower --batch-size or --max-len");
     const std::vector<int> lengths(static_cast<size_t>(batch_size), longest);
-    const double temp = static_cast<double>(std::max(rnn_.temp_space_bytes(lengths, false, true),
-                                                     rnn_.temp_space_bytes(lengths, true, true)));
-    const double element = static_cast<double>(rnn_.element_bytes());
-    // x and dx (embedding width), y and the zero dy (output width), tokens and the
-    // embedding-gradient workspace (about 24 bytes a row), final states and their gradients.
-    const double activations = rows * (2.0 * model_.embed + 2.0 * shape.output()) * element + rows * 24.0;
-    const double states = 6.0 * shape.layers * shape.dirs * static_cast<double>(batch_size) * shape.hidden * 4.0;
-    const double need = temp + activations + states;
+    double temp = 0.0;
+    try {
+      temp = static_cast<double>(
+          std::max(rnn_.temp_space_bytes(lengths, false, true), rnn_.temp_space_bytes(lengths, true, true)));
+    } catch (const Error& e) {
+      // cuDNN refuses shapes beyond its limits with a bare status: say what to change.
+      fail(what + " is beyond what cuDNN accepts (" + e.what() + "): lower --batch-size or --max-len");
+    }
+    // The per-batch buffers, from the same table the allocations use.
+    const BatchDims dims{batch_size, static_cast<int64_t>(rows), longest, /*train=*/true, half_};
+    const double need = temp + batch_buffer_bytes(buffers_, model_, dims);
     size_t free_bytes = 0, total_bytes = 0;
     CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
     const double usable = 0.9 * static_cast<double>(free_bytes);  // headroom for cuBLAS and fragmentation
@@ -242,6 +258,15 @@ class CudaBackend final : public Backend {
     return state;
   }
 
+  std::vector<float> last_gradient() override {
+    if (steps_taken_ == 0) return {};
+    std::vector<float> flat = grad_.download(stream_.get());
+    // The loss scale is a power of two by default: this undoes it exactly.
+    if (loss_scale_ != 1.0f)
+      for (float& g : flat) g /= loss_scale_;
+    return to_canonical_layout(flat);
+  }
+
  private:
   static int select_device(int index) {
     std::string why;
@@ -253,6 +278,17 @@ class CudaBackend final : public Backend {
                        std::to_string(count) + " CUDA device(s)");
     CUDA_CHECK(cudaSetDevice(index));
     return index;
+  }
+
+  // The head's handle. With --deterministic, cuBLAS's workspace configuration must be fixed
+  // before the handle is created (cuBLAS reads it from the environment then).
+  static CublasHandle make_cublas(bool deterministic, cudaStream_t stream) {
+    const CublasWorkspaceDecision decision =
+        decide_cublas_workspace(deterministic, std::getenv(kCublasWorkspaceVariable));
+    if (!decision.error.empty()) throw UsageError(decision.error);
+    if (!decision.set_to.empty() && setenv(kCublasWorkspaceVariable, decision.set_to.c_str(), 1) != 0)
+      fail(std::string("could not set ") + kCublasWorkspaceVariable + " for --deterministic");
+    return make_cublas_handle(stream);
   }
 
   CudnnRnn init_rnn(const ModelConfig& model, const BackendOptions& options, uint64_t seed) {
@@ -306,11 +342,19 @@ class CudaBackend final : public Backend {
     return canonical;
   }
 
+  // fp32 <-> fp16 between device buffers: every crossing between the master (fp32) values
+  // and the half-precision RNN's data goes through here.
+  template <typename In, typename Out>
+  void convert_into(const DeviceBuffer<In>& from, DeviceBuffer<Out>& to, size_t count) {
+    RNNB_ASSERT(from.size() >= count && to.size() >= count);
+    convert(from.data(), to.data(), count, stream_.get());
+  }
+
   // The weights cuDNN reads: the fp32 master region, or its fp16 copy.
   const void* rnn_weights() {
     if (!half_) return params_.data();
     if (!half_weights_current_) {
-      convert(params_.data(), half_weights_.data(), space_, stream_.get());
+      convert_into(params_, half_weights_, space_);
       half_weights_current_ = true;
     }
     return half_weights_.data();
@@ -318,44 +362,54 @@ class CudaBackend final : public Backend {
   void* typed(DeviceBuffer<float>& f, DeviceBuffer<__half>& h) {
     return half_ ? static_cast<void*>(h.data()) : static_cast<void*>(f.data());
   }
-  // Grow-only: reallocating (cudaFree) would wait for the device.
-  template <typename T>
-  static void grow(DeviceBuffer<T>& buffer, size_t count) {
-    if (buffer.size() < count) buffer.resize(count);
+
+  HeadWeights head_weights() const {
+    const float* p = params_.data();
+    return HeadWeights{p + hidden_w_, p + hidden_b_, p + head_w_, p + head_b_};
   }
-  // Pageable host memory is staged at the call, so `host` may change right after.
-  template <typename T>
-  void upload_async(DeviceBuffer<T>& buffer, const std::vector<T>& host) {
-    grow(buffer, host.size());
-    if (!host.empty())
-      CUDA_CHECK(cudaMemcpyAsync(buffer.data(), host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice,
-                                 stream_.get()));
+  HeadGradients head_gradients() {
+    float* g = grad_.data();
+    return HeadGradients{g + hidden_w_, g + hidden_b_, g + head_w_, g + head_b_};
   }
+
+  // The batch's step offsets, reviews and lengths in one copy (BatchBuffers::meta).
+  const int64_t* step_offsets() const { return reinterpret_cast<const int64_t*>(buffers_.meta.data()); }
+  const int32_t* batch_reviews(int steps) const {
+    return reinterpret_cast<const int32_t*>(buffers_.meta.data() + static_cast<size_t>(steps + 1) * sizeof(int64_t));
+  }
+  const int32_t* batch_lengths(int batch, int steps) const { return batch_reviews(steps) + batch; }
 
   // Embedding, recurrent stack, head and loss; keeps what backward() needs.
   void forward(Slot slot, const Batch& batch, bool train, float* prob_positive) {
     const DeviceSplit* split = nullptr;
-    const TokenSet& set = attached(slot, &split);
+    attached(slot, &split);
     cudaStream_t stream = stream_.get();
     const RnnShape shape = model_.rnn_shape();
-    const int B = batch.size(), E = model_.embed, F = model_.features(), C = model_.classes;
+    const int B = batch.size(), E = model_.embed, C = model_.classes;
     const int H = shape.hidden;
     const bool padded = batch.padding != Padding::None;
     RNNB_ASSERT(B > 0 && batch.steps >= 1);
+    BatchBuffers& buf = buffers_;
 
     {
       NvtxRange range("batch assembly");
-      const std::vector<int64_t> step_offsets = step_row_offsets(batch);
-      rows_ = step_offsets.back();
-      labels_host_.resize(B);
-      for (int b = 0; b < B; ++b) labels_host_[b] = set.labels[static_cast<size_t>(batch.reviews[b])];
-      upload_async(reviews_, batch.reviews);
-      upload_async(lengths_, batch.lengths);
-      upload_async(step_offsets_, step_offsets);
-      upload_async(labels_, labels_host_);
-      grow(tokens_, static_cast<size_t>(rows_));
-      pack_batch_tokens(split->tokens.data(), split->offsets.data(), reviews_.data(), lengths_.data(),
-                        step_offsets_.data(), B, batch.steps, batch.padding, tokens_.data(), stream);
+      const std::vector<int64_t> offsets = step_row_offsets(batch);
+      rows_ = offsets.back();
+      size_batch_buffers(buf, model_, BatchDims{B, rows_, batch.steps, train, half_}, stream);
+      // Pageable host memory is staged at the call, so meta_host_ may change right after.
+      meta_host_.resize(BatchBuffers::meta_bytes(B, batch.steps));
+      unsigned char* at = meta_host_.data();
+      std::memcpy(at, offsets.data(), offsets.size() * sizeof(int64_t));
+      at += offsets.size() * sizeof(int64_t);
+      std::memcpy(at, batch.reviews.data(), static_cast<size_t>(B) * sizeof(int32_t));
+      std::memcpy(at + static_cast<size_t>(B) * sizeof(int32_t), batch.lengths.data(),
+                  static_cast<size_t>(B) * sizeof(int32_t));
+      CUDA_CHECK(cudaMemcpyAsync(buf.meta.data(), meta_host_.data(), meta_host_.size(), cudaMemcpyHostToDevice,
+                                 stream));
+      pack_batch_tokens(split->tokens.data(), split->offsets.data(), batch_reviews(batch.steps),
+                        batch_lengths(B, batch.steps), step_offsets(), B, batch.steps, batch.padding,
+                        buf.tokens.data(), stream);
+      gather_labels(split->labels.data(), batch_reviews(batch.steps), B, buf.labels.data(), stream);
     }
 
     const size_t x_count = static_cast<size_t>(rows_) * E;
@@ -365,21 +419,16 @@ class CudaBackend final : public Backend {
       NvtxRange range("embedding");
       embed_dropped_ = train && model_.embed_dropout > 0.0f;
       if (half_ && !embed_dropped_) {
-        grow(x_half_, x_count);
-        embedding_gather(params_.data() + embedding_, E, tokens_.data(), rows_, x_half_.data(), stream);
+        embedding_gather(params_.data() + embedding_, E, buf.tokens.data(), rows_, buf.x_half.data(), stream);
       } else {
-        grow(x_, x_count);
-        embedding_gather(params_.data() + embedding_, E, tokens_.data(), rows_, x_.data(), stream);
+        embedding_gather(params_.data() + embedding_, E, buf.tokens.data(), rows_, buf.x.data(), stream);
       }
       if (embed_dropped_) {
         // Its own stream: the head dropout's seed and step, with the seed mixed.
-        grow(embed_mask_, x_count);
-        dropout_forward(x_.data(), static_cast<int64_t>(x_count), model_.embed_dropout,
-                        dropout_seed_ ^ kEmbedDropoutStream, dropout_counter_, x_.data(), embed_mask_.data(), stream);
-        if (half_) {
-          grow(x_half_, x_count);
-          convert(x_.data(), x_half_.data(), x_count, stream);
-        }
+        dropout_forward(buf.x.data(), static_cast<int64_t>(x_count), model_.embed_dropout,
+                        dropout_seed_ ^ kEmbedDropoutStream, dropout_counter_, buf.x.data(), buf.embed_mask.data(),
+                        stream);
+        if (half_) convert_into(buf.x, buf.x_half, x_count);
       }
     }
     {
@@ -388,179 +437,102 @@ class CudaBackend final : public Backend {
                             : std::vector<int>(batch.lengths.begin(), batch.lengths.end()),
                      padded);
       RNNB_ASSERT(rnn_.rows() == rows_);
-      grow(y_, half_ ? 0 : y_count);
-      grow(y_half_, half_ ? y_count : 0);
-      grow(hy_, state_count);
-      grow(hy_half_, half_ ? state_count : 0);
       const bool lstm = model_.cell == Cell::Lstm;
-      grow(cy_, lstm && !half_ ? state_count : 0);
-      grow(cy_half_, lstm && half_ ? state_count : 0);
-      rnn_.forward(rnn_weights(), typed(x_, x_half_), typed(y_, y_half_), typed(hy_, hy_half_),
-                   lstm ? typed(cy_, cy_half_) : nullptr, train);
-      if (half_) convert(hy_half_.data(), hy_.data(), state_count, stream);
+      rnn_.forward(rnn_weights(), typed(buf.x, buf.x_half), typed(buf.y, buf.y_half), typed(buf.hy, buf.hy_half),
+                   lstm ? typed(buf.cy, buf.cy_half) : nullptr, train);
+      if (half_) convert_into(buf.hy_half, buf.hy, state_count);
     }
     {
       NvtxRange range("head");
-      const size_t f_count = static_cast<size_t>(B) * F;
-      grow(features_, f_count);
-      grow(dropped_, f_count);
-      grow(mask_, f_count);
-      grow(logits_, static_cast<size_t>(B) * C);
       if (model_.pool == Pool::Last) {
-        gather_final_hidden(hy_.data(), shape.layers, shape.dirs, B, H, features_.data(), stream);
+        gather_final_hidden(buf.hy.data(), shape.layers, shape.dirs, B, H, buf.features.data(), stream);
       } else {
-        const float* y = y_.data();
+        const float* y = buf.y.data();
         if (half_) {  // pooling reads fp32 outputs
-          grow(y_pool_, y_count);
-          convert(y_half_.data(), y_pool_.data(), y_count, stream);
-          y = y_pool_.data();
+          convert_into(buf.y_half, buf.y_pool, y_count);
+          y = buf.y_pool.data();
         }
-        grow(argmax_, static_cast<size_t>(B) * shape.output());
-        pool_outputs(model_.pool, y, shape.output(), step_offsets_.data(), lengths_.data(), B, batch.steps,
-                     batch.padding, features_.data(), argmax_.data(), stream);
+        pool_outputs(model_.pool, y, shape.output(), step_offsets(), batch_lengths(B, batch.steps), B, batch.steps,
+                     batch.padding, buf.features.data(), buf.argmax.data(), stream);
       }
       const float p = train ? model_.head_dropout : 0.0f;
-      dropout_forward(features_.data(), static_cast<int64_t>(f_count), p, dropout_seed_, dropout_counter_,
-                      dropped_.data(), mask_.data(), stream);
+      dropout_forward(buf.features.data(), static_cast<int64_t>(buf.features.size()), p, dropout_seed_,
+                      dropout_counter_, buf.dropped.data(), buf.mask.data(), stream);
       if (train) ++dropout_counter_;
-      ensure_ones(B);
-      const float one = 1.0f, zero = 0.0f;
-      // Row-major out [B x M] = in [B x K] W^T + b is, for cuBLAS's column-major view,
-      // out^T [M x B] = W [M x K] (stored as K x M) * in^T [K x B].
-      const int N = model_.head_hidden, K = model_.head_input();
-      const float* head_in = dropped_.data();
-      if (N > 0) {
-        grow(act_, static_cast<size_t>(B) * N);
-        CUBLAS_CHECK(cublasSgemm(cublas_.get(), CUBLAS_OP_T, CUBLAS_OP_N, N, B, F, &one, params_.data() + hidden_w_,
-                                 F, dropped_.data(), F, &zero, act_.data(), N));
-        CUBLAS_CHECK(cublasSger(cublas_.get(), N, B, &one, params_.data() + hidden_b_, 1, ones_.data(), 1,
-                                act_.data(), N));
-        relu_forward(act_.data(), static_cast<int64_t>(B) * N, stream);
-        head_in = act_.data();
-      }
-      CUBLAS_CHECK(cublasSgemm(cublas_.get(), CUBLAS_OP_T, CUBLAS_OP_N, C, B, K, &one,
-                               params_.data() + head_w_, K, head_in, K, &zero, logits_.data(), C));
-      CUBLAS_CHECK(cublasSger(cublas_.get(), C, B, &one, params_.data() + head_b_, 1, ones_.data(), 1,
-                              logits_.data(), C));
+      head_.forward(buf.dropped.data(), B, head_weights(), buf.act.data(), buf.logits.data());
     }
     {
       NvtxRange range("loss");
-      grow(dlogits_, static_cast<size_t>(B) * C);
-      if (prob_positive) grow(prob_, static_cast<size_t>(B));
-      softmax_xent_batch(logits_.data(), labels_.data(), B, C, train ? dlogits_.data() : nullptr,
-                         prob_positive ? prob_.data() : nullptr, loss_sum_.data(), correct_.data(), stream);
+      softmax_xent_batch(buf.logits.data(), buf.labels.data(), B, C, train ? buf.dlogits.data() : nullptr,
+                         prob_positive ? buf.prob.data() : nullptr, loss_sum_.data(), correct_.data(), stream);
+      if (train && loss_scale_ != 1.0f)  // fp16 loss scaling: the whole backward runs scaled
+        CUBLAS_CHECK(cublasSscal(cublas_.get(), B * C, &loss_scale_, buf.dlogits.data(), 1));
       host_stats_.count += B;
       host_stats_.real_tokens += batch.real_tokens();
       host_stats_.computed_tokens += batch.computed_tokens();
       if (prob_positive) {
         // The caller reads the probabilities on return.
-        CUDA_CHECK(cudaMemcpyAsync(prob_positive, prob_.data(), sizeof(float) * B, cudaMemcpyDeviceToHost,
+        CUDA_CHECK(cudaMemcpyAsync(prob_positive, buf.prob.data(), sizeof(float) * B, cudaMemcpyDeviceToHost,
                                    stream));
         stream_.synchronize();
       }
     }
   }
 
-  // Gradients of the last train forward into grad_ (the flat layout).
+  // Gradients of the last train forward into grad_ (the flat layout), times loss_scale_.
   void backward(const Batch& batch) {
     NvtxRange range("backward");
     cudaStream_t stream = stream_.get();
     const RnnShape shape = model_.rnn_shape();
-    const int B = batch.size(), E = model_.embed, F = model_.features(), C = model_.classes;
+    const int B = batch.size(), E = model_.embed, F = model_.features();
     const int H = shape.hidden;
     const size_t state_count = static_cast<size_t>(shape.layers) * shape.dirs * B * H;
     const size_t y_count = static_cast<size_t>(rows_) * shape.output();
     const size_t x_count = static_cast<size_t>(rows_) * E;
+    BatchBuffers& buf = buffers_;
     grad_.zero(stream);
 
-    // Output layer on its input (the hidden layer's activations, or the features):
-    // dW [C x K] = dlogits^T in; db = column sums of dlogits; d(in) = dlogits W.
-    const float one = 1.0f, zero = 0.0f;
-    const int N = model_.head_hidden, K = model_.head_input();
-    const float* head_in = N > 0 ? act_.data() : dropped_.data();
-    CUBLAS_CHECK(cublasSgemm(cublas_.get(), CUBLAS_OP_N, CUBLAS_OP_T, K, C, B, &one, head_in, K,
-                             dlogits_.data(), C, &zero, grad_.data() + head_w_, K));
-    CUBLAS_CHECK(cublasSgemv(cublas_.get(), CUBLAS_OP_N, C, B, &one, dlogits_.data(), C, ones_.data(), 1,
-                             &zero, grad_.data() + head_b_, 1));
-    grow(dfeatures_, static_cast<size_t>(B) * F);
-    if (N > 0) {
-      // Through the ReLU and the hidden layer: dW1 [N x F] = dact^T dropped, db1 = column
-      // sums of dact, df = dact W1.
-      grow(dact_, static_cast<size_t>(B) * N);
-      CUBLAS_CHECK(cublasSgemm(cublas_.get(), CUBLAS_OP_N, CUBLAS_OP_N, N, B, C, &one, params_.data() + head_w_,
-                               N, dlogits_.data(), C, &zero, dact_.data(), N));
-      relu_backward(act_.data(), dact_.data(), static_cast<int64_t>(B) * N, stream);
-      CUBLAS_CHECK(cublasSgemm(cublas_.get(), CUBLAS_OP_N, CUBLAS_OP_T, F, N, B, &one, dropped_.data(), F,
-                               dact_.data(), N, &zero, grad_.data() + hidden_w_, F));
-      CUBLAS_CHECK(cublasSgemv(cublas_.get(), CUBLAS_OP_N, N, B, &one, dact_.data(), N, ones_.data(), 1, &zero,
-                               grad_.data() + hidden_b_, 1));
-      CUBLAS_CHECK(cublasSgemm(cublas_.get(), CUBLAS_OP_N, CUBLAS_OP_N, F, B, N, &one, params_.data() + hidden_w_,
-                               F, dact_.data(), N, &zero, dfeatures_.data(), F));
-    } else {
-      CUBLAS_CHECK(cublasSgemm(cublas_.get(), CUBLAS_OP_N, CUBLAS_OP_N, F, B, C, &one, params_.data() + head_w_,
-                               F, dlogits_.data(), C, &zero, dfeatures_.data(), F));
-    }
-    dropout_backward(dfeatures_.data(), mask_.data(), static_cast<int64_t>(B) * F, dfeatures_.data(), stream);
+    head_.backward(buf.dropped.data(), buf.act.data(), buf.dlogits.data(), B, head_weights(), head_gradients(),
+                   buf.dfeatures.data(), buf.dact.data());
+    dropout_backward(buf.dfeatures.data(), buf.mask.data(), static_cast<int64_t>(B) * F, buf.dfeatures.data(),
+                     stream);
 
     // Into the top layer's final states (last: the other blocks zero, no loss on y) or its
     // outputs (pooling: no loss on the final states), then through the stack.
     const void* dy = nullptr;
     const void* dhy = nullptr;
     if (model_.pool == Pool::Last) {
-      grow(dhy_, state_count);
-      scatter_final_hidden_grad(dfeatures_.data(), shape.layers, shape.dirs, B, H, dhy_.data(), stream);
-      if (half_) {
-        grow(dhy_half_, state_count);
-        convert(dhy_.data(), dhy_half_.data(), state_count, stream);
-      }
-      dhy = typed(dhy_, dhy_half_);
-      // dy is a zero buffer, zeroed when it grows.
-      const size_t dy_bytes = y_count * rnn_.element_bytes();
-      if (dy_zero_.size() < dy_bytes) {
-        dy_zero_.resize(dy_bytes);
-        dy_zero_.zero(stream);
-      }
-      dy = dy_zero_.data();
+      scatter_final_hidden_grad(buf.dfeatures.data(), shape.layers, shape.dirs, B, H, buf.dhy.data(), stream);
+      if (half_) convert_into(buf.dhy, buf.dhy_half, state_count);
+      dhy = typed(buf.dhy, buf.dhy_half);
+      dy = buf.dy_zero.data();  // zeroed when allocated (batch_buffers.h)
     } else {
-      grow(dy_, y_count);
-      pool_outputs_grad(model_.pool, dfeatures_.data(), shape.output(), step_offsets_.data(), lengths_.data(), B,
-                        batch.steps, batch.padding, argmax_.data(), rows_, dy_.data(), stream);
-      dy = dy_.data();
-      if (half_) {
-        grow(dy_half_, y_count);
-        convert(dy_.data(), dy_half_.data(), y_count, stream);
-        dy = dy_half_.data();
-      }
+      pool_outputs_grad(model_.pool, buf.dfeatures.data(), shape.output(), step_offsets(),
+                        batch_lengths(B, batch.steps), B, batch.steps, batch.padding, buf.argmax.data(), rows_,
+                        buf.dy.data(), stream);
+      if (half_) convert_into(buf.dy, buf.dy_half, y_count);
+      dy = typed(buf.dy, buf.dy_half);
     }
-    if (half_) grow(dx_half_, x_count); else grow(dx_, x_count);
     const void* weights = rnn_weights();
-    rnn_.backward_data(weights, typed(y_, y_half_), dy, dhy, /*dcy=*/nullptr, typed(dx_, dx_half_));
+    rnn_.backward_data(weights, typed(buf.y, buf.y_half), dy, dhy, /*dcy=*/nullptr, typed(buf.dx, buf.dx_half));
     if (half_) {
       half_dweights_.zero(stream);
-      rnn_.backward_weights(x_half_.data(), y_half_.data(), half_dweights_.data());
-      convert(half_dweights_.data(), grad_.data(), space_, stream);
+      rnn_.backward_weights(buf.x_half.data(), buf.y_half.data(), half_dweights_.data());
+      convert_into(half_dweights_, grad_, space_);
     } else {
-      rnn_.backward_weights(x_.data(), y_.data(), grad_.data());  // ADD into the zeroed region
+      rnn_.backward_weights(buf.x.data(), buf.y.data(), grad_.data());  // ADD into the zeroed region
     }
 
     if (embed_dropped_) {  // through the embedding dropout's mask, in fp32
-      if (half_) {
-        grow(dx_, x_count);
-        convert(dx_half_.data(), dx_.data(), x_count, stream);
-      }
-      dropout_backward(dx_.data(), embed_mask_.data(), static_cast<int64_t>(x_count), dx_.data(), stream);
+      if (half_) convert_into(buf.dx_half, buf.dx, x_count);
+      dropout_backward(buf.dx.data(), buf.embed_mask.data(), static_cast<int64_t>(x_count), buf.dx.data(), stream);
     }
     if (half_ && !embed_dropped_)
-      embedding_grad(dx_half_.data(), E, tokens_.data(), rows_, model_.vocab_size, grad_.data() + embedding_,
+      embedding_grad(buf.dx_half.data(), E, buf.tokens.data(), rows_, model_.vocab_size, grad_.data() + embedding_,
                      options_.deterministic, embedding_ws_, stream);
     else
-      embedding_grad(dx_.data(), E, tokens_.data(), rows_, model_.vocab_size, grad_.data() + embedding_,
+      embedding_grad(buf.dx.data(), E, buf.tokens.data(), rows_, model_.vocab_size, grad_.data() + embedding_,
                      options_.deterministic, embedding_ws_, stream);
-  }
-
-  void ensure_ones(int count) {
-    if (ones_.size() >= static_cast<size_t>(count)) return;
-    ones_.upload(std::vector<float>(static_cast<size_t>(count), 1.0f), stream_.get());
   }
 
   ModelConfig model_;
@@ -575,6 +547,8 @@ class CudaBackend final : public Backend {
   CublasHandle cublas_;
   CudnnRnn rnn_;
   bool half_;
+  float loss_scale_;  // what dlogits is multiplied by (fp16); 1 otherwise
+  CublasHead head_;
 
   // Flat device layout, in elements.
   size_t space_ = 0, embedding_ = 0, head_w_ = 0, head_b_ = 0, hidden_w_ = 0, hidden_b_ = 0, total_ = 0;
@@ -594,19 +568,10 @@ class CudaBackend final : public Backend {
   DeviceBuffer<NonfiniteGuard> guard_;
   int64_t guard_steps_folded_ = 0;  // train steps already folded since the last take_stats
 
-  // Per-batch scratch, grown as needed and reused.
+  // Per-batch scratch, sized by batch_buffers.h's table and reused.
   int64_t rows_ = 0;
-  std::vector<uint8_t> labels_host_;
-  DeviceBuffer<int32_t> reviews_, lengths_, tokens_;
-  DeviceBuffer<int64_t> step_offsets_;
-  DeviceBuffer<uint8_t> labels_;
-  DeviceBuffer<float> x_, y_, hy_, cy_, dhy_, dx_;
-  DeviceBuffer<__half> x_half_, y_half_, hy_half_, cy_half_, dhy_half_, dx_half_;
-  DeviceBuffer<unsigned char> dy_zero_;
-  DeviceBuffer<float> features_, dropped_, mask_, logits_, dlogits_, dfeatures_, prob_, ones_;
-  DeviceBuffer<float> embed_mask_, y_pool_, dy_, act_, dact_;
-  DeviceBuffer<__half> dy_half_;
-  DeviceBuffer<int32_t> argmax_;
+  std::vector<unsigned char> meta_host_;
+  BatchBuffers buffers_;
   bool embed_dropped_ = false;
   EmbeddingGradWorkspace embedding_ws_;
 };

@@ -31,16 +31,23 @@ using RnnDataDescriptor = LibraryPtr<cudnnRNNDataDescriptor_t, cudnnDestroyRNNDa
 using TensorDescriptor = LibraryPtr<cudnnTensorDescriptor_t, cudnnDestroyTensorDescriptor>;
 using DropoutDescriptor = LibraryPtr<cudnnDropoutDescriptor_t, cudnnDestroyDropoutDescriptor>;
 
-inline CudnnHandle make_cudnn_handle() {
-  cudnnHandle_t handle = nullptr;
-  CUDNN_CHECK(cudnnCreate(&handle));
-  return CudnnHandle(handle);
+// Handles come bound to their stream: what runs on a handle before a later
+// cudnnSetStream (CudnnRnn's constructor initializes the dropout state) would otherwise go
+// to the legacy default stream, which a non-blocking stream is not ordered with.
+inline CudnnHandle make_cudnn_handle(cudaStream_t stream) {
+  cudnnHandle_t raw = nullptr;
+  CUDNN_CHECK(cudnnCreate(&raw));
+  CudnnHandle handle(raw);
+  CUDNN_CHECK(cudnnSetStream(handle.get(), stream));
+  return handle;
 }
 
-inline CublasHandle make_cublas_handle() {
-  cublasHandle_t handle = nullptr;
-  CUBLAS_CHECK(cublasCreate(&handle));
-  return CublasHandle(handle);
+inline CublasHandle make_cublas_handle(cudaStream_t stream) {
+  cublasHandle_t raw = nullptr;
+  CUBLAS_CHECK(cublasCreate(&raw));
+  CublasHandle handle(raw);
+  CUBLAS_CHECK(cublasSetStream(handle.get(), stream));
+  return handle;
 }
 
 inline RnnDescriptor make_rnn_descriptor() {

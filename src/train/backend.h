@@ -49,10 +49,19 @@ struct BackendOptions {
   int device_index = 0;
   int threads = 0;  // CPU: BLAS threads; 0 = library default
   std::string profile_steps;  // GPU: "A:B" runs cudaProfilerStart before step A, Stop after B
+  // GPU, --math fp16: the static loss scale the logit gradient is multiplied by, so small
+  // fp16 gradients do not underflow (undone before clipping and Adam). 0 = the default,
+  // kDefaultFp16LossScale; other math ignores it.
+  float loss_scale = 0.0f;
   // Test hook (RNNB_INJECT_NAN_AT_STEP): the n-th train_step of this backend (1-based)
   // gets a NaN in its gradient. 0 = never.
   int64_t inject_nan_at_step = 0;
 };
+
+// A power of two (so scaling and unscaling are exact in fp32), large enough to lift the
+// gradients of long reviews out of fp16's subnormal range, small enough that a batch's
+// gradients stay far below fp16's maximum (65504) for the shapes we train.
+inline constexpr float kDefaultFp16LossScale = 1024.0f;
 
 class Backend {
  public:
@@ -78,6 +87,12 @@ class Backend {
 
   virtual void set_state(const TrainState& state) = 0;
   virtual TrainState state() = 0;
+
+  // The gradient of the last train_step's mean loss with respect to every parameter, in the
+  // canonical layout (ParamLayout::total floats): before clipping, weight decay and Adam,
+  // and without any loss scale. Empty before the first train_step. For tests: the GPU
+  // copies it back (a wait).
+  virtual std::vector<float> last_gradient() = 0;
 };
 
 // Fresh parameters: embedding N(0, 1) like torch.nn.Embedding; recurrent weights and

@@ -20,13 +20,20 @@
 
 namespace rnnb::test {
 
-// Tests derive from this: SetUp skips the test when there is no usable CUDA device.
+// Tests derive from this: SetUp skips the test when there is no usable CUDA device, and
+// otherwise gives the test its own non-blocking stream, the one every transfer and kernel
+// of the test runs on (so none of them can race another).
 class GpuTest : public ::testing::Test {
  protected:
   void SetUp() override {
     std::string why;
     if (!cuda::gpu_available(&why)) GTEST_SKIP() << "no GPU found (" << why << ")";
+    stream_ = std::make_unique<cuda::Stream>();
   }
+  cudaStream_t stream() const { return stream_->get(); }
+
+ private:
+  std::unique_ptr<cuda::Stream> stream_;
 };
 
 // ||gpu - cpu|| / ||cpu|| in double (||gpu - cpu|| when cpu is all zeros); infinity when the
@@ -59,26 +66,27 @@ inline std::vector<int32_t> random_tokens(size_t n, int vocab, uint64_t seed) {
   return tokens;
 }
 
+// Pageable host memory is staged when the copy is queued, so `host` may go right after.
 template <typename T>
-cuda::DeviceBuffer<T> to_device(const std::vector<T>& host) {
+cuda::DeviceBuffer<T> to_device(const std::vector<T>& host, cudaStream_t stream) {
   cuda::DeviceBuffer<T> buffer;
-  buffer.upload(host);
+  buffer.upload(host, stream);
   return buffer;
 }
 
 // A device buffer of `count` elements with every byte 0xFF: NaN for float, double and half,
 // -1 for signed integers, the maximum for unsigned ones.
 template <typename T>
-cuda::DeviceBuffer<T> poisoned(size_t count) {
+cuda::DeviceBuffer<T> poisoned(size_t count, cudaStream_t stream) {
   cuda::DeviceBuffer<T> buffer(count);
-  if (count) CUDA_CHECK(cudaMemset(buffer.data(), 0xFF, count * sizeof(T)));
+  if (count) CUDA_CHECK(cudaMemsetAsync(buffer.data(), 0xFF, count * sizeof(T), stream));
   return buffer;
 }
 
+// After everything queued on `stream` (a wait).
 template <typename T>
-std::vector<T> to_host(const cuda::DeviceBuffer<T>& buffer) {
-  CUDA_CHECK(cudaDeviceSynchronize());
-  return buffer.download();
+std::vector<T> to_host(const cuda::DeviceBuffer<T>& buffer, cudaStream_t stream) {
+  return buffer.download(stream);
 }
 
 // Bitwise equality of two float vectors (NaNs with equal bits compare equal).

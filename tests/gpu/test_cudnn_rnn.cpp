@@ -96,8 +96,7 @@ class TypedBuffer {
 // A cuDNN handle running on its own stream, set before any CudnnRnn is made on it.
 struct StreamHandle {
   Stream stream;
-  CudnnHandle handle = make_cudnn_handle();
-  StreamHandle() { CUDNN_CHECK(cudnnSetStream(handle.get(), stream.get())); }
+  CudnnHandle handle = make_cudnn_handle(stream.get());
 };
 
 // Inputs quantized to the device precision, so both sides start from the same numbers.

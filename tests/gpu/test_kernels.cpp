@@ -46,11 +46,11 @@ TEST_F(KernelTest, EmbeddingGatherCopiesRowsExactly) {
         std::vector<float> expected(n * embed);
         embedding_forward(table.data(), embed, tokens.data(), n, expected.data());
 
-        auto d_table = to_device(table);
-        auto d_tokens = to_device(tokens);
-        auto d_out = poisoned<float>(n * embed);
-        cuda::embedding_gather(d_table.data(), embed, d_tokens.data(), n, d_out.data(), nullptr);
-        EXPECT_TRUE(same_bits(to_host(d_out), expected));
+        auto d_table = to_device(table, stream());
+        auto d_tokens = to_device(tokens, stream());
+        auto d_out = poisoned<float>(n * embed, stream());
+        cuda::embedding_gather(d_table.data(), embed, d_tokens.data(), n, d_out.data(), stream());
+        EXPECT_TRUE(same_bits(to_host(d_out, stream()), expected));
       }
 }
 
@@ -65,11 +65,11 @@ TEST_F(KernelTest, EmbeddingGatherToHalfRoundsEachValue) {
       std::vector<float> expected(n * embed);
       embedding_forward(table.data(), embed, tokens.data(), n, expected.data());
 
-      auto d_table = to_device(table);
-      auto d_tokens = to_device(tokens);
-      auto d_out = poisoned<__half>(n * embed);
-      cuda::embedding_gather(d_table.data(), embed, d_tokens.data(), n, d_out.data(), nullptr);
-      const auto halves = to_host(d_out);
+      auto d_table = to_device(table, stream());
+      auto d_tokens = to_device(tokens, stream());
+      auto d_out = poisoned<__half>(n * embed, stream());
+      cuda::embedding_gather(d_table.data(), embed, d_tokens.data(), n, d_out.data(), stream());
+      const auto halves = to_host(d_out, stream());
       std::vector<float> got(halves.size());
       for (size_t i = 0; i < halves.size(); ++i) got[i] = __half2float(halves[i]);
       EXPECT_LE(relative_error(got, expected), 1e-3);  // fp16 keeps 11 significant bits
@@ -112,11 +112,11 @@ TEST_F(KernelTest, EmbeddingGradAtomicMatchesReference) {
     const auto tokens = random_tokens(c.n, c.vocab, ++seed);
     const auto expected = reference_table_grad(dtable, dout, tokens, c.embed);
 
-    auto d_dtable = to_device(dtable);
-    auto d_dout = to_device(dout);
-    auto d_tokens = to_device(tokens);
-    cuda::embedding_grad_atomic(d_dout.data(), c.embed, d_tokens.data(), c.n, d_dtable.data(), nullptr);
-    EXPECT_LE(relative_error(to_host(d_dtable), expected), kFp32Bound);
+    auto d_dtable = to_device(dtable, stream());
+    auto d_dout = to_device(dout, stream());
+    auto d_tokens = to_device(tokens, stream());
+    cuda::embedding_grad_atomic(d_dout.data(), c.embed, d_tokens.data(), c.n, d_dtable.data(), stream());
+    EXPECT_LE(relative_error(to_host(d_dtable, stream()), expected), kFp32Bound);
   }
 }
 
@@ -130,14 +130,14 @@ TEST_F(KernelTest, EmbeddingGradSortedMatchesReferenceAndRepeatsBitwise) {
     const auto tokens = random_tokens(c.n, c.vocab, ++seed);
     const auto expected = reference_table_grad(dtable, dout, tokens, c.embed);
 
-    auto d_dout = to_device(dout);
-    auto d_tokens = to_device(tokens);
+    auto d_dout = to_device(dout, stream());
+    auto d_tokens = to_device(tokens, stream());
     std::vector<float> runs[2];
     for (auto& run : runs) {
-      auto d_dtable = to_device(dtable);
+      auto d_dtable = to_device(dtable, stream());
       cuda::embedding_grad(d_dout.data(), c.embed, d_tokens.data(), c.n, c.vocab, d_dtable.data(),
-                           /*deterministic=*/true, workspace, nullptr);
-      run = to_host(d_dtable);
+                           /*deterministic=*/true, workspace, stream());
+      run = to_host(d_dtable, stream());
     }
     EXPECT_LE(relative_error(runs[0], expected), kExactBound);
     EXPECT_TRUE(same_bits(runs[0], runs[1]));
@@ -159,14 +159,14 @@ TEST_F(KernelTest, EmbeddingGradFromHalfMatchesReference) {
     const auto tokens = random_tokens(c.n, c.vocab, ++seed);
     const auto expected = reference_table_grad(dtable, dout, tokens, c.embed);
 
-    auto d_dout = to_device(dout_half);
-    auto d_tokens = to_device(tokens);
+    auto d_dout = to_device(dout_half, stream());
+    auto d_tokens = to_device(tokens, stream());
     for (bool deterministic : {false, true}) {
       SCOPED_TRACE(deterministic ? "sorted" : "atomic");
-      auto d_dtable = to_device(dtable);
+      auto d_dtable = to_device(dtable, stream());
       cuda::embedding_grad(d_dout.data(), c.embed, d_tokens.data(), c.n, c.vocab, d_dtable.data(),
-                           deterministic, workspace, nullptr);
-      EXPECT_LE(relative_error(to_host(d_dtable), expected), deterministic ? kExactBound : kFp32Bound);
+                           deterministic, workspace, stream());
+      EXPECT_LE(relative_error(to_host(d_dtable, stream()), expected), deterministic ? kExactBound : kFp32Bound);
     }
   }
 }
@@ -177,12 +177,12 @@ TEST_F(KernelTest, EmbeddingGradLeavesUnusedRowsAlone) {
   const auto dout = random_floats(tokens.size() * embed, 1);
   const auto dtable = random_floats(static_cast<size_t>(vocab) * embed, 2);
   cuda::EmbeddingGradWorkspace workspace;
-  auto d_dout = to_device(dout);
-  auto d_tokens = to_device(tokens);
-  auto d_dtable = to_device(dtable);
+  auto d_dout = to_device(dout, stream());
+  auto d_tokens = to_device(tokens, stream());
+  auto d_dtable = to_device(dtable, stream());
   cuda::embedding_grad_sorted(d_dout.data(), embed, d_tokens.data(), 4, vocab, d_dtable.data(),
-                              workspace, nullptr);
-  const auto got = to_host(d_dtable);
+                              workspace, stream());
+  const auto got = to_host(d_dtable, stream());
   EXPECT_TRUE(same_bits(got, reference_table_grad(dtable, dout, tokens, embed)));
   for (int row : {1, 6, 998})
     for (int e = 0; e < embed; ++e) EXPECT_EQ(got[row * embed + e], dtable[row * embed + e]);
@@ -206,11 +206,11 @@ struct DeviceBatch {
   DeviceBuffer<int32_t> reviews, lengths;
   DeviceBuffer<int64_t> step_offsets;
   std::vector<int64_t> host_offsets;
-  explicit DeviceBatch(const Batch& batch)
-      : reviews(to_device(batch.reviews)),
-        lengths(to_device(batch.lengths)),
+  DeviceBatch(const Batch& batch, cudaStream_t stream)
+      : reviews(to_device(batch.reviews, stream)),
+        lengths(to_device(batch.lengths, stream)),
         host_offsets(cuda::step_row_offsets(batch)) {
-    step_offsets = to_device(host_offsets);
+    step_offsets = to_device(host_offsets, stream);
   }
 };
 
@@ -232,8 +232,8 @@ TEST(KernelHostTest, StepRowOffsetsArePrefixSumsOfBatchSizes) {
 
 TEST_F(KernelTest, PackBatchTokensMatchesAssembleTokens) {
   const TokenSet set = random_token_set(300, 90, 11);
-  auto d_tokens = to_device(set.tokens);
-  auto d_offsets = to_device(set.offsets);
+  auto d_tokens = to_device(set.tokens, stream());
+  auto d_offsets = to_device(set.offsets, stream());
   Rng rng(12);
   for (Padding padding : {Padding::None, Padding::Pre, Padding::Post})
     for (int batch_size : {1, 3, 64}) {
@@ -248,13 +248,13 @@ TEST_F(KernelTest, PackBatchTokensMatchesAssembleTokens) {
                                         << " steps " << batch.steps);
         std::vector<int32_t> expected;
         assemble_tokens(set, batch, expected);
-        DeviceBatch d_batch(batch);
+        DeviceBatch d_batch(batch, stream());
         ASSERT_EQ(d_batch.host_offsets.back(), static_cast<int64_t>(expected.size()));
-        auto d_out = poisoned<int32_t>(expected.size());
+        auto d_out = poisoned<int32_t>(expected.size(), stream());
         cuda::pack_batch_tokens(d_tokens.data(), d_offsets.data(), d_batch.reviews.data(),
                                 d_batch.lengths.data(), d_batch.step_offsets.data(), batch.size(),
-                                batch.steps, padding, d_out.data(), nullptr);
-        EXPECT_EQ(to_host(d_out), expected);
+                                batch.steps, padding, d_out.data(), stream());
+        EXPECT_EQ(to_host(d_out, stream()), expected);
       }
     }
 }
@@ -280,55 +280,32 @@ TEST_F(KernelTest, FinalHiddenGatherAndScatter) {
                 expected_features[dst] = hy[src];
                 expected_dhy[src] = dfeatures[dst];
               }
-          auto d_hy = to_device(hy);
-          auto d_features = poisoned<float>(features_size);
-          cuda::gather_final_hidden(d_hy.data(), layers, dirs, batch, hidden, d_features.data(), nullptr);
-          EXPECT_TRUE(same_bits(to_host(d_features), expected_features));
+          auto d_hy = to_device(hy, stream());
+          auto d_features = poisoned<float>(features_size, stream());
+          cuda::gather_final_hidden(d_hy.data(), layers, dirs, batch, hidden, d_features.data(), stream());
+          EXPECT_TRUE(same_bits(to_host(d_features, stream()), expected_features));
 
-          auto d_dfeatures = to_device(dfeatures);
-          auto d_dhy = poisoned<float>(hy_size);
+          auto d_dfeatures = to_device(dfeatures, stream());
+          auto d_dhy = poisoned<float>(hy_size, stream());
           cuda::scatter_final_hidden_grad(d_dfeatures.data(), layers, dirs, batch, hidden,
-                                          d_dhy.data(), nullptr);
-          EXPECT_TRUE(same_bits(to_host(d_dhy), expected_dhy));
+                                          d_dhy.data(), stream());
+          EXPECT_TRUE(same_bits(to_host(d_dhy, stream()), expected_dhy));
         }
 }
 
-TEST_F(KernelTest, LastOutputsGatherAndScatter) {
-  const TokenSet set = random_token_set(120, 40, 21);
-  Rng rng(22);
-  uint64_t seed = 700;
-  for (Padding padding : {Padding::None, Padding::Pre, Padding::Post})
-    for (int batch_size : {1, 3, 64})
-      for (int width : {1, 100, 256}) {
-        const Batch batch = make_batches(set, batch_size, BatchOrder::Random, padding, rng).front();
-        SCOPED_TRACE(testing::Message() << padding_name(padding) << " batch " << batch.size()
-                                        << " width " << width);
-        DeviceBatch d_batch(batch);
-        const int64_t rows = d_batch.host_offsets.back();
-        const auto y = random_floats(rows * width, ++seed);
-        const auto dout = random_floats(static_cast<size_t>(batch.size()) * width, ++seed);
-        std::vector<float> expected_out(dout.size()), expected_dy(y.size(), 0.0f);
-        for (int b = 0; b < batch.size(); ++b) {
-          const int t = padding == Padding::Pre ? batch.steps - 1 : batch.lengths[b] - 1;
-          const int64_t row = d_batch.host_offsets[t] + b;
-          for (int j = 0; j < width; ++j) {
-            expected_out[static_cast<size_t>(b) * width + j] = y[row * width + j];
-            expected_dy[row * width + j] = dout[static_cast<size_t>(b) * width + j];
-          }
-        }
-        auto d_y = to_device(y);
-        auto d_out = poisoned<float>(dout.size());
-        cuda::gather_last_outputs(d_y.data(), width, d_batch.step_offsets.data(), d_batch.lengths.data(),
-                                  batch.size(), batch.steps, padding, d_out.data(), nullptr);
-        EXPECT_TRUE(same_bits(to_host(d_out), expected_out));
-
-        auto d_dout = to_device(dout);
-        auto d_dy = poisoned<float>(y.size());
-        cuda::scatter_last_outputs_grad(d_dout.data(), width, d_batch.step_offsets.data(),
-                                        d_batch.lengths.data(), batch.size(), batch.steps, padding,
-                                        rows, d_dy.data(), nullptr);
-        EXPECT_TRUE(same_bits(to_host(d_dy), expected_dy));
-      }
+TEST_F(KernelTest, GatherLabelsPicksEachReviewsLabel) {
+  const TokenSet set = random_token_set(300, 5, 31);
+  auto d_labels = to_device(set.labels, stream());
+  Rng rng(32);
+  for (int batch_size : {1, 3, 64, 300}) {
+    const Batch batch = make_batches(set, batch_size, BatchOrder::Random, Padding::None, rng).front();
+    std::vector<uint8_t> expected(batch.size());
+    for (int b = 0; b < batch.size(); ++b) expected[b] = set.labels[static_cast<size_t>(batch.reviews[b])];
+    auto d_reviews = to_device(batch.reviews, stream());
+    auto d_out = poisoned<uint8_t>(expected.size(), stream());
+    cuda::gather_labels(d_labels.data(), d_reviews.data(), batch.size(), d_out.data(), stream());
+    EXPECT_EQ(to_host(d_out, stream()), expected) << "batch " << batch_size;
+  }
 }
 
 // ---- Softmax cross-entropy ----------------------------------------------------------------
@@ -352,28 +329,28 @@ TEST_F(KernelTest, SoftmaxXentMatchesReference) {
                                                 expected_dlogits.data(), &expected_correct,
                                                 expected_prob.data());
 
-      auto d_logits = to_device(logits);
-      auto d_labels = to_device(labels);
-      auto d_dlogits = poisoned<float>(logits.size());
-      auto d_prob = poisoned<float>(batch);
+      auto d_logits = to_device(logits, stream());
+      auto d_labels = to_device(labels, stream());
+      auto d_dlogits = poisoned<float>(logits.size(), stream());
+      auto d_prob = poisoned<float>(batch, stream());
       // The accumulators start from earlier batches' totals.
       const double start_loss = 12.5;
       const unsigned long long start_correct = 40;
-      auto d_loss = to_device(std::vector<double>{start_loss});
-      auto d_correct = to_device(std::vector<unsigned long long>{start_correct});
+      auto d_loss = to_device(std::vector<double>{start_loss}, stream());
+      auto d_correct = to_device(std::vector<unsigned long long>{start_correct}, stream());
       cuda::softmax_xent_batch(d_logits.data(), d_labels.data(), batch, classes, d_dlogits.data(),
-                               d_prob.data(), d_loss.data(), d_correct.data(), nullptr);
-      EXPECT_LE(relative_error(to_host(d_dlogits), expected_dlogits), kExactBound);
-      EXPECT_LE(relative_error(to_host(d_prob), expected_prob), kExactBound);
-      EXPECT_NEAR(to_host(d_loss)[0], start_loss + expected_loss, 1e-9 * (start_loss + expected_loss));
-      EXPECT_EQ(to_host(d_correct)[0], start_correct + static_cast<unsigned long long>(expected_correct));
+                               d_prob.data(), d_loss.data(), d_correct.data(), stream());
+      EXPECT_LE(relative_error(to_host(d_dlogits, stream()), expected_dlogits), kExactBound);
+      EXPECT_LE(relative_error(to_host(d_prob, stream()), expected_prob), kExactBound);
+      EXPECT_NEAR(to_host(d_loss, stream())[0], start_loss + expected_loss, 1e-9 * (start_loss + expected_loss));
+      EXPECT_EQ(to_host(d_correct, stream())[0], start_correct + static_cast<unsigned long long>(expected_correct));
 
       // Forward only (evaluation): no gradient, accumulators keep adding.
       cuda::softmax_xent_batch(d_logits.data(), d_labels.data(), batch, classes, nullptr, nullptr,
-                               d_loss.data(), d_correct.data(), nullptr);
-      EXPECT_NEAR(to_host(d_loss)[0], start_loss + 2 * expected_loss,
+                               d_loss.data(), d_correct.data(), stream());
+      EXPECT_NEAR(to_host(d_loss, stream())[0], start_loss + 2 * expected_loss,
                   1e-9 * (start_loss + 2 * expected_loss));
-      EXPECT_EQ(to_host(d_correct)[0],
+      EXPECT_EQ(to_host(d_correct, stream())[0],
                 start_correct + 2 * static_cast<unsigned long long>(expected_correct));
     }
 }
@@ -387,12 +364,12 @@ TEST_F(KernelTest, DropoutMaskIsZeroOrScaleWithTheKeptFraction) {
       SCOPED_TRACE(testing::Message() << "p " << p << " n " << n);
       const auto in = random_floats(n, ++seed);
       const float scale = 1.0f / (1.0f - p);
-      auto d_in = to_device(in);
-      auto d_out = poisoned<float>(n);
-      auto d_mask = poisoned<float>(n);
-      cuda::dropout_forward(d_in.data(), n, p, /*seed=*/42, /*step=*/7, d_out.data(), d_mask.data(), nullptr);
-      const auto out = to_host(d_out);
-      const auto mask = to_host(d_mask);
+      auto d_in = to_device(in, stream());
+      auto d_out = poisoned<float>(n, stream());
+      auto d_mask = poisoned<float>(n, stream());
+      cuda::dropout_forward(d_in.data(), n, p, /*seed=*/42, /*step=*/7, d_out.data(), d_mask.data(), stream());
+      const auto out = to_host(d_out, stream());
+      const auto mask = to_host(d_mask, stream());
       int64_t kept = 0, bad_values = 0, bad_products = 0;
       for (int64_t i = 0; i < n; ++i) {
         kept += mask[i] == scale;
@@ -407,10 +384,10 @@ TEST_F(KernelTest, DropoutMaskIsZeroOrScaleWithTheKeptFraction) {
 
       // Backward multiplies by the same mask.
       const auto dout = random_floats(n, ++seed);
-      auto d_dout = to_device(dout);
-      auto d_din = poisoned<float>(n);
-      cuda::dropout_backward(d_dout.data(), d_mask.data(), n, d_din.data(), nullptr);
-      const auto din = to_host(d_din);
+      auto d_dout = to_device(dout, stream());
+      auto d_din = poisoned<float>(n, stream());
+      cuda::dropout_backward(d_dout.data(), d_mask.data(), n, d_din.data(), stream());
+      const auto din = to_host(d_din, stream());
       int64_t bad_grads = 0;
       for (int64_t i = 0; i < n; ++i) bad_grads += din[i] != dout[i] * mask[i];
       EXPECT_EQ(bad_grads, 0);
@@ -421,12 +398,12 @@ TEST_F(KernelTest, DropoutIsDeterministicPerSeedAndStep) {
   const int64_t n = 50001;
   const float p = 0.5f;
   const auto in = random_floats(n, 1);
-  auto d_in = to_device(in);
+  auto d_in = to_device(in, stream());
   auto mask_for = [&](uint64_t seed, uint64_t step) {
-    auto d_out = poisoned<float>(n);
-    auto d_mask = poisoned<float>(n);
-    cuda::dropout_forward(d_in.data(), n, p, seed, step, d_out.data(), d_mask.data(), nullptr);
-    return to_host(d_mask);
+    auto d_out = poisoned<float>(n, stream());
+    auto d_mask = poisoned<float>(n, stream());
+    cuda::dropout_forward(d_in.data(), n, p, seed, step, d_out.data(), d_mask.data(), stream());
+    return to_host(d_mask, stream());
   };
   const auto base = mask_for(3, 10);
   EXPECT_TRUE(same_bits(base, mask_for(3, 10)));
@@ -446,12 +423,12 @@ TEST_F(KernelTest, DropoutWithZeroProbabilityCopies) {
   std::vector<float> expected_out(n), expected_mask(n);
   Rng rng(1);
   dropout_forward(in.data(), n, 0.0f, rng, expected_out.data(), expected_mask.data());
-  auto d_in = to_device(in);
-  auto d_out = poisoned<float>(n);
-  auto d_mask = poisoned<float>(n);
-  cuda::dropout_forward(d_in.data(), n, 0.0f, 1, 1, d_out.data(), d_mask.data(), nullptr);
-  EXPECT_TRUE(same_bits(to_host(d_out), expected_out));
-  EXPECT_TRUE(same_bits(to_host(d_mask), expected_mask));
+  auto d_in = to_device(in, stream());
+  auto d_out = poisoned<float>(n, stream());
+  auto d_mask = poisoned<float>(n, stream());
+  cuda::dropout_forward(d_in.data(), n, 0.0f, 1, 1, d_out.data(), d_mask.data(), stream());
+  EXPECT_TRUE(same_bits(to_host(d_out, stream()), expected_out));
+  EXPECT_TRUE(same_bits(to_host(d_mask, stream()), expected_mask));
 }
 
 // ---- Clipping and Adam --------------------------------------------------------------------
@@ -468,24 +445,49 @@ TEST_F(KernelTest, SumOfSquaresAndClipScaleMatchReference) {
       const double expected_sum = sum_of_squares(grad.data(), n);
       const float expected_scale = clip_scale(std::sqrt(expected_sum), max_norm);
 
-      auto d_grad = to_device(grad);
-      auto d_sum = poisoned<double>(1);
-      auto d_scale = poisoned<float>(1);
-      auto d_norm = poisoned<float>(1);
-      cuda::grad_clip(d_grad.data(), n, max_norm, partials.data(), d_sum.data(), d_scale.data(),
-                      d_norm.data(), nullptr);
-      const double sum = to_host(d_sum)[0];
+      auto d_grad = to_device(grad, stream());
+      auto d_sum = poisoned<double>(1, stream());
+      auto d_scale = poisoned<float>(1, stream());
+      auto d_norm = poisoned<float>(1, stream());
+      cuda::grad_sum_of_squares(d_grad.data(), n, partials.data(), d_sum.data(), stream());
+      cuda::grad_clip_scale(d_sum.data(), max_norm, /*loss_scale=*/1.0f, d_scale.data(), d_norm.data(),
+                            stream());
+      const double sum = to_host(d_sum, stream())[0];
       EXPECT_NEAR(sum, expected_sum, 1e-12 * expected_sum);
-      EXPECT_NEAR(to_host(d_scale)[0], expected_scale, kExactBound * expected_scale);
-      EXPECT_NEAR(to_host(d_norm)[0], std::sqrt(expected_sum), kExactBound * std::sqrt(expected_sum));
+      EXPECT_NEAR(to_host(d_scale, stream())[0], expected_scale, kExactBound * expected_scale);
+      EXPECT_NEAR(to_host(d_norm, stream())[0], std::sqrt(expected_sum), kExactBound * std::sqrt(expected_sum));
       if (max_norm == 0.5f) {
-        EXPECT_LT(to_host(d_scale)[0], 1.0f);  // these gradients exceed 0.5
+        EXPECT_LT(to_host(d_scale, stream())[0], 1.0f);  // these gradients exceed 0.5
       }
 
       // A fixed reduction order: the same bits on a second run.
-      cuda::grad_sum_of_squares(d_grad.data(), n, partials.data(), d_sum.data(), nullptr);
-      EXPECT_EQ(to_host(d_sum)[0], sum);
+      cuda::grad_sum_of_squares(d_grad.data(), n, partials.data(), d_sum.data(), stream());
+      EXPECT_EQ(to_host(d_sum, stream())[0], sum);
     }
+}
+
+// A gradient computed times a loss scale S: the norm reported is the true one, and the
+// factor is the true clip factor divided by S, so grad * factor is the clipped true gradient.
+TEST_F(KernelTest, ClipScaleUndoesTheLossScale) {
+  const size_t n = 4099;
+  const float loss_scale = 1024.0f;
+  const auto grad = random_floats(n, 77, -2.0f, 2.0f);
+  std::vector<float> scaled(n);
+  for (size_t i = 0; i < n; ++i) scaled[i] = grad[i] * loss_scale;  // exact: a power of two
+  const double true_norm = std::sqrt(sum_of_squares(grad.data(), n));
+  DeviceBuffer<double> partials(cuda::kSumOfSquaresBlocks);
+  auto d_grad = to_device(scaled, stream());
+  auto d_sum = poisoned<double>(1, stream());
+  auto d_scale = poisoned<float>(1, stream());
+  auto d_norm = poisoned<float>(1, stream());
+  cuda::grad_sum_of_squares(d_grad.data(), n, partials.data(), d_sum.data(), stream());
+  for (float max_norm : {0.0f, 0.5f, 1e6f}) {
+    SCOPED_TRACE(testing::Message() << "max_norm " << max_norm);
+    cuda::grad_clip_scale(d_sum.data(), max_norm, loss_scale, d_scale.data(), d_norm.data(), stream());
+    const float expected = clip_scale(true_norm, max_norm) / loss_scale;
+    EXPECT_NEAR(to_host(d_scale, stream())[0], expected, kExactBound * expected);
+    EXPECT_NEAR(to_host(d_norm, stream())[0], true_norm, kExactBound * true_norm);
+  }
 }
 
 TEST_F(KernelTest, AdamMatchesReferenceOverSeveralSteps) {
@@ -503,21 +505,21 @@ TEST_F(KernelTest, AdamMatchesReferenceOverSeveralSteps) {
                                         << " scale " << use_scale);
         auto params = random_floats(n, ++seed);
         std::vector<float> m(n, 0.0f), v(n, 0.0f);
-        auto d_params = to_device(params);
-        auto d_m = to_device(m);
-        auto d_v = to_device(v);
+        auto d_params = to_device(params, stream());
+        auto d_m = to_device(m, stream());
+        auto d_v = to_device(v, stream());
         const float scale = use_scale ? 0.37f : 1.0f;
-        auto d_scale = to_device(std::vector<float>{scale});
+        auto d_scale = to_device(std::vector<float>{scale}, stream());
         for (int64_t step = 1; step <= 5; ++step) {
           const auto grad = random_floats(n, ++seed);
           adam_update(params.data(), grad.data(), m.data(), v.data(), n, config, step, scale);
-          auto d_grad = to_device(grad);
+          auto d_grad = to_device(grad, stream());
           cuda::adam_step(d_params.data(), d_grad.data(), d_m.data(), d_v.data(), n, config, step,
-                          use_scale ? d_scale.data() : nullptr, nullptr);
+                          use_scale ? d_scale.data() : nullptr, stream());
         }
-        EXPECT_LE(relative_error(to_host(d_params), params), kExactBound);
-        EXPECT_LE(relative_error(to_host(d_m), m), kExactBound);
-        EXPECT_LE(relative_error(to_host(d_v), v), kExactBound);
+        EXPECT_LE(relative_error(to_host(d_params, stream()), params), kExactBound);
+        EXPECT_LE(relative_error(to_host(d_m, stream()), m), kExactBound);
+        EXPECT_LE(relative_error(to_host(d_v, stream()), v), kExactBound);
       }
 }
 
@@ -527,9 +529,9 @@ TEST_F(KernelTest, ClipThenAdamMatchesReference) {
   config.clip_norm = 1.0f;
   auto params = random_floats(n, 1);
   std::vector<float> m(n, 0.0f), v(n, 0.0f);
-  auto d_params = to_device(params);
-  auto d_m = to_device(m);
-  auto d_v = to_device(v);
+  auto d_params = to_device(params, stream());
+  auto d_m = to_device(m, stream());
+  auto d_v = to_device(v, stream());
   DeviceBuffer<double> partials(cuda::kSumOfSquaresBlocks), d_sum(1);
   DeviceBuffer<float> d_scale(1);
   for (int64_t step = 1; step <= 3; ++step) {
@@ -537,14 +539,15 @@ TEST_F(KernelTest, ClipThenAdamMatchesReference) {
     const float scale = clip_scale(std::sqrt(sum_of_squares(grad.data(), n)), config.clip_norm);
     ASSERT_LT(scale, 1.0f);
     adam_update(params.data(), grad.data(), m.data(), v.data(), n, config, step, scale);
-    auto d_grad = to_device(grad);
-    cuda::grad_clip(d_grad.data(), n, config.clip_norm, partials.data(), d_sum.data(),
-                    d_scale.data(), nullptr, nullptr);
+    auto d_grad = to_device(grad, stream());
+    cuda::grad_sum_of_squares(d_grad.data(), n, partials.data(), d_sum.data(), stream());
+    cuda::grad_clip_scale(d_sum.data(), config.clip_norm, /*loss_scale=*/1.0f, d_scale.data(), nullptr,
+                          stream());
     cuda::adam_step(d_params.data(), d_grad.data(), d_m.data(), d_v.data(), n, config, step,
-                    d_scale.data(), nullptr);
+                    d_scale.data(), stream());
   }
-  EXPECT_LE(relative_error(to_host(d_params), params), kExactBound);
-  EXPECT_LE(relative_error(to_host(d_m), m), kExactBound);
+  EXPECT_LE(relative_error(to_host(d_params, stream()), params), kExactBound);
+  EXPECT_LE(relative_error(to_host(d_m, stream()), m), kExactBound);
 }
 
 }  // namespace

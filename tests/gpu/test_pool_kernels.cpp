@@ -55,23 +55,23 @@ TEST_F(PoolKernelTest, PoolingMatchesReferenceForwardAndBackward) {
           pool_backward(pool, df.data(), width, offsets.data(), batch.lengths.data(), batch.size(), batch.steps,
                         padding, argmax.data(), dy.data());
 
-          auto d_offsets = to_device(offsets);
-          auto d_lengths = to_device(batch.lengths);
-          auto d_y = to_device(y);
-          auto d_features = poisoned<float>(features.size());
-          auto d_argmax = poisoned<int32_t>(argmax.size());
+          auto d_offsets = to_device(offsets, stream());
+          auto d_lengths = to_device(batch.lengths, stream());
+          auto d_y = to_device(y, stream());
+          auto d_features = poisoned<float>(features.size(), stream());
+          auto d_argmax = poisoned<int32_t>(argmax.size(), stream());
           cuda::pool_outputs(pool, d_y.data(), width, d_offsets.data(), d_lengths.data(), batch.size(), batch.steps,
-                             padding, d_features.data(), d_argmax.data(), nullptr);
-          EXPECT_LT(relative_error(to_host(d_features), features), 1e-6);
+                             padding, d_features.data(), d_argmax.data(), stream());
+          EXPECT_LT(relative_error(to_host(d_features, stream()), features), 1e-6);
           if (pool != Pool::Mean) {
-            EXPECT_EQ(to_host(d_argmax), argmax);
+            EXPECT_EQ(to_host(d_argmax, stream()), argmax);
           }
 
-          auto d_df = to_device(df);
-          auto d_dy = poisoned<float>(dy.size());
+          auto d_df = to_device(df, stream());
+          auto d_dy = poisoned<float>(dy.size(), stream());
           cuda::pool_outputs_grad(pool, d_df.data(), width, d_offsets.data(), d_lengths.data(), batch.size(),
-                                  batch.steps, padding, d_argmax.data(), rows, d_dy.data(), nullptr);
-          EXPECT_LT(relative_error(to_host(d_dy), dy), 1e-6);
+                                  batch.steps, padding, d_argmax.data(), rows, d_dy.data(), stream());
+          EXPECT_LT(relative_error(to_host(d_dy, stream()), dy), 1e-6);
         }
 }
 
@@ -85,12 +85,12 @@ TEST_F(PoolKernelTest, ReluForwardAndBackward) {
       act[i] = std::max(x[i], 0.0f);
       if (!(act[i] > 0.0f)) expected_grad[i] = 0.0f;
     }
-    auto d_x = to_device(x);
-    cuda::relu_forward(d_x.data(), n, nullptr);
-    EXPECT_TRUE(same_bits(to_host(d_x), act));
-    auto d_grad = to_device(grad);
-    cuda::relu_backward(d_x.data(), d_grad.data(), n, nullptr);
-    EXPECT_TRUE(same_bits(to_host(d_grad), expected_grad));
+    auto d_x = to_device(x, stream());
+    cuda::relu_forward(d_x.data(), n, stream());
+    EXPECT_TRUE(same_bits(to_host(d_x, stream()), act));
+    auto d_grad = to_device(grad, stream());
+    cuda::relu_backward(d_x.data(), d_grad.data(), n, stream());
+    EXPECT_TRUE(same_bits(to_host(d_grad, stream()), expected_grad));
   }
 }
 
