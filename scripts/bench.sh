@@ -31,7 +31,8 @@ BUILD=${BUILD:-build-bench}
 # Quick results only show that everything runs: they go to the ignored results/tmp/.
 if [ "$mode" = quick ]; then RESULTS=${RESULTS:-results/tmp/bench}; else RESULTS=${RESULTS:-results/bench}; fi
 REPETITIONS=${REPETITIONS:-5}
-cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release > /dev/null
+. scripts/common.sh
+cmake --preset bench -B "$BUILD" > /dev/null
 # bench_rnn_layer (cuDNN) exists only in a build with CUDA: without it the gpu suite says so.
 targets=(bench_blas_ceiling bench_cpu_rnn bench_train)
 has_gpu_bench=0
@@ -42,13 +43,9 @@ fi
 cmake --build "$BUILD" -j"${JOBS:-2}" --target "${targets[@]}"
 
 # The device the results belong to: the GPU's name, else the CPU model and core count.
-gpu_name=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 || true)
-if [ -n "$gpu_name" ]; then
-  device="$gpu_name"
-else
-  device="cpu $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1) $(nproc)c"
-fi
-slug=$(echo "$device" | tr '[:upper:]' '[:lower:]' | sed -E 's/[^a-z0-9]+/-/g; s/^-+|-+$//g')
+device=$(gpu_name)
+[ -n "$device" ] || device="cpu $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1) $(nproc)c"
+slug=$(device_slug)
 [ "$mode" = quick ] && slug="$slug-quick"
 out="$RESULTS/$slug"
 logs="results/tmp/bench-logs/$slug"  # ignored; the JSON holds the results

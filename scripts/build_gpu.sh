@@ -20,13 +20,13 @@ cd "$(dirname "$0")/.."
 OBJ=build-gpu-obj
 OUT=build-gpu
 ARCH=${ARCH:-80;90}
-executables=(rnnbench rnnb_gpu_tests bench_rnn_layer bench_train export_dataset)
+executables=(rnnbench rnnb_gpu_tests bench_rnn_layer bench_train export_dataset)  # the preset's targets
 
-cmake -S . -B "$OBJ" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRNNB_STATIC_BLAS=ON -DRNNB_BENCH=ON \
-  -DRNNB_CUDA_ARCHITECTURES="$ARCH" -DCMAKE_CUDA_ARCHITECTURES="$ARCH" >/dev/null
+command -v nvcc >/dev/null 2>&1 || export PATH=/usr/local/cuda/bin:$PATH
+cmake --preset gpu-bundle -DRNNB_CUDA_ARCHITECTURES="$ARCH" -DCMAKE_CUDA_ARCHITECTURES="$ARCH" >/dev/null
 grep -q '^RNNB_HAVE_CUDA:INTERNAL=ON' "$OBJ/CMakeCache.txt" ||
   { echo "build_gpu: CUDA or cuDNN not found here: the GPU bundle needs the CUDA toolkit" >&2; exit 2; }
-cmake --build "$OBJ" -j"${JOBS:-2}" --target "${executables[@]}"
+cmake --build --preset gpu-bundle -j"${JOBS:-2}"
 
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT

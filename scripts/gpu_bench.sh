@@ -10,11 +10,11 @@
 #        SKIP_LAYER=1  SKIP_TRAIN=1  SKIP_PEER=1  LAYER_FILTER=<regex>  FULL=1 (the big sweep)
 set -uo pipefail
 cd "$(dirname "$0")/.."
+. scripts/common.sh
 
 BUILD=${BUILD:-build-gpu}
-DATA=${1:-${RNNB_DATA:-}}
+DATA=${1:-${RNNB_DATA:-}}  # else found below, as datasets/fetch_imdb.sh does, when needed
 RESULTS=${RESULTS:-results/bench}
-. scripts/gpu_libs.sh
 BIN=$(unpack_gpu_bundle "$BUILD") || exit 2
 for exe in bench_rnn_layer bench_train export_dataset; do
   if [ ! -x "$BIN/$exe" ]; then
@@ -23,8 +23,7 @@ for exe in bench_rnn_layer bench_train export_dataset; do
   fi
 done
 if [ -z "$DATA" ] && { [ -z "${SKIP_TRAIN:-}" ] || [ -z "${SKIP_PEER:-}" ]; }; then
-  echo "gpu_bench: give the IMDB archive (aclImdb_v1 .tar.gz) as the argument or in RNNB_DATA" >&2
-  exit 2
+  DATA=$(imdb_data) || { echo "gpu_bench: give the IMDB archive (aclImdb_v1 .tar.gz) as the argument" >&2; exit 2; }
 fi
 
 use_gpu_libraries "$BIN"

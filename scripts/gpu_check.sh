@@ -21,15 +21,15 @@
 #        result writers, with the GPU tests reporting SKIPPED; results go to results/tmp/)
 set -uo pipefail
 cd "$(dirname "$0")/.."
+. scripts/common.sh
 
 BUILD=${BUILD:-build-gpu}
-DATA=${1:-${RNNB_DATA:-}}
+DATA=${1:-${RNNB_DATA:-}}  # else found below, as datasets/fetch_imdb.sh does, when needed
 EPOCHS=${EPOCHS:-1}
 DRY_RUN=${DRY_RUN:-}
 if [ -n "$DRY_RUN" ]; then
   SKIP_TRAIN=1 SKIP_BENCH=1 RESULTS_DIR=${RESULTS_DIR:-results/tmp/gpu-dry-run}
 fi
-. scripts/gpu_libs.sh
 work=$(mktemp -d "${TMPDIR:-/tmp}/rnnb-gpu-check.XXXXXX")
 notes=()
 
@@ -37,9 +37,8 @@ if [ ! -f "$BUILD/bundle.tar.xz" ] && [ ! -x "$BUILD/rnnb_gpu_tests" ]; then
   echo "gpu_check: $BUILD/ holds no GPU bundle: run scripts/build_gpu.sh where the toolchain is and carry $BUILD/" >&2
   exit 2
 fi
-if [ -z "${SKIP_TRAIN:-}${SKIP_BENCH:-}" ] && [ -z "$DATA" ]; then
-  echo "gpu_check: give the IMDB archive (aclImdb_v1 .tar.gz) as the argument or in RNNB_DATA" >&2
-  exit 2
+if [ -z "$DATA" ] && { [ -z "${SKIP_TRAIN:-}" ] || [ -z "${SKIP_BENCH:-}" ]; }; then
+  DATA=$(imdb_data) || { echo "gpu_check: give the IMDB archive (aclImdb_v1 .tar.gz) as the argument" >&2; exit 2; }
 fi
 if [ -n "$DATA" ] && [ -f "$BUILD/bundle.tar.xz" ]; then
   carried=$(du -scm "$BUILD" "$DATA" 2>/dev/null | tail -1 | cut -f1)

@@ -4,28 +4,25 @@
 # carried `build-gpu/` like scripts/gpu_check.sh. Only training steps STEPS=A:B are
 # captured (rnnbench --profile-steps brackets them with cudaProfilerStart/Stop).
 #
-# Usage: scripts/profile.sh [IMDB data path]     (or env RNNB_DATA)
+# Usage: scripts/profile.sh [IMDB data path]     (else found as datasets/fetch_imdb.sh does)
 #   env: BUILD=build-gpu  STEPS=20:40  NCU_STEP=30  NCU_KERNELS=60  NCU_SET=basic
 #        TRAIN_LIMIT=4000  OUT=results/profile/<gpu>-<date>  EXTRA="--cell lstm ..."
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/common.sh
 
 BUILD=${BUILD:-build-gpu}
-DATA=${1:-${RNNB_DATA:-}}
 STEPS=${STEPS:-20:40}
 NCU_STEP=${NCU_STEP:-30}
-[ -x "$BUILD/rnnbench" ] || { echo "profile: $BUILD/rnnbench is missing: run scripts/build_gpu.sh" >&2; exit 2; }
-[ -n "$DATA" ] || { echo "profile: give the IMDB archive as the argument or in RNNB_DATA" >&2; exit 2; }
+DATA=$(imdb_data "${1:-}") || exit 2
+BIN=$(unpack_gpu_bundle "$BUILD") || exit 2
+[ -x "$BIN/rnnbench" ] || { echo "profile: $BIN/rnnbench is missing: run scripts/build_gpu.sh" >&2; exit 2; }
+use_gpu_libraries "$BIN"
 
-. scripts/gpu_libs.sh
-use_gpu_libraries "$BUILD"
-
-gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 |
-  tr '[:upper:]' '[:lower:]' | sed -E 's/[^a-z0-9]+/-/g; s/^-+|-+$//g')
-OUT=${OUT:-results/profile/${gpu:-gpu}-$(date -u +%Y%m%dT%H%M%SZ)}
+OUT=${OUT:-results/profile/$(gpu_slug)-$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$OUT"
 # A short run: a subset of the training reviews, one epoch.
-run=("$BUILD/rnnbench" train --device cuda --epochs 1 --train-limit "${TRAIN_LIMIT:-4000}" --test-limit 200
+run=("$BIN/rnnbench" train --device cuda --epochs 1 --train-limit "${TRAIN_LIMIT:-4000}" --test-limit 200
      --data "$DATA" --progress off ${EXTRA:-})
 
 if command -v nsys > /dev/null; then

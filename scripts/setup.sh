@@ -18,18 +18,18 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# RNNB_CPU_ONLY=1 builds without the cuDNN backend, as on a machine without the toolkit.
-cuda_args=()
+. scripts/common.sh
+# The default preset, or cpu-only with RNNB_CPU_ONLY=1 (as on a machine without the toolkit).
+preset=default
 if [ "${RNNB_CPU_ONLY:-0}" = 1 ]; then
-  cuda_args=(-DRNNB_CUDA=OFF)
+  preset=cpu-only
 elif ! command -v nvcc >/dev/null 2>&1 && [ -x /usr/local/cuda/bin/nvcc ]; then
   export PATH=/usr/local/cuda/bin:$PATH  # nvcc is often installed but not on PATH
 fi
 
-build_dir=${RNNB_BUILD_DIR:-build}
+build_dir=$(rnnb_build_dir)
 configure_log=$(mktemp)
-if ! cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release "${cuda_args[@]}" ${RNNB_CMAKE_ARGS:-} \
-  >"$configure_log" 2>&1; then
+if ! cmake --preset "$preset" -B "$build_dir" ${RNNB_CMAKE_ARGS:-} >"$configure_log" 2>&1; then
   cat "$configure_log"
   rm -f "$configure_log"
   exit 1

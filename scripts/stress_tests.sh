@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 IDLE_RUNS=${IDLE_RUNS:-5}
 LOADED_RUNS=${LOADED_RUNS:-3}
 REPEATS=${REPEATS:-3}
-build=${RNNB_BUILD_DIR:-build}
+. scripts/common.sh
+build=$(rnnb_build_dir)
 jobs=$(nproc)
 # The tests that start, signal, kill and resume processes, and the CLI's own tests.
 process_tests='^(SignalResume|ToyRuns|CrashSafety|Cli|HostileData|NumericalFaults|ModelOptionsCli|TrainingLoop)\.'

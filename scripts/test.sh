@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-ctest --test-dir "${RNNB_BUILD_DIR:-build}" --output-on-failure -j"$(nproc)" --timeout 900 "$@"
+. scripts/common.sh
+ctest --test-dir "$(rnnb_build_dir)" --output-on-failure -j"$(nproc)" --timeout 900 "$@"

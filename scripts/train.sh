@@ -5,5 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-data=$(datasets/fetch_imdb.sh | tail -n 1)
-exec "${RNNB_BUILD_DIR:-build}/rnnbench" train --data "$data" "$@"
+. scripts/common.sh
+data=$(imdb_data)
+exec "$(rnnb_build_dir)/rnnbench" train --data "$data" "$@"

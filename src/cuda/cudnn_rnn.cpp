@@ -110,7 +110,7 @@ std::string cudnn_version_problem(size_t version) {
   const size_t minor = version >= 10000 ? version / 100 % 100 : version / 100 % 10;
   const std::string loaded = std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(version % 100);
   return "the loaded cuDNN is " + loaded + ", but rnnbench needs cuDNN 9 (9.0 or newer): point LD_LIBRARY_PATH "
-         "at a cuDNN 9 library (scripts/gpu_libs.sh finds the one in PyTorch's nvidia wheels)";
+         "at a cuDNN 9 library (scripts/common.sh finds the one in PyTorch's nvidia wheels)";
 }
 
 void require_supported_cudnn() {
