@@ -26,7 +26,7 @@
 #include "cuda/cudnn_handles.h"
 #include "cuda/cudnn_rnn.h"
 #include "cuda/device_buffer.h"
-#include "cuda/precision.h"
+#include "kernels/precision.h"
 #include "util/error.h"
 #endif
 

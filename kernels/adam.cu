@@ -1,10 +1,10 @@
 // Fused Adam kernel (see adam.h).
-#include "adam.h"
+#include "kernels/adam.h"
 
 #include <cmath>
 
 #include "cuda/cuda_check.h"
-#include "launch.h"
+#include "kernels/launch.h"
 #include "util/error.h"
 
 namespace rnnb::cuda {

@@ -9,12 +9,12 @@
 #include <cstdint>
 
 #include "model/model_config.h"
-#include "nonfinite.h"
+#include "kernels/nonfinite.h"
 
 namespace rnnb::cuda {
 
 // One step of torch.optim.Adam with the semantics (and float operation order) of
-// adam_update in model/cpu_ops.h: g = grad * scale + weight_decay * param, moment updates,
+// adam_update in cpu/cpu_ops.h: g = grad * scale + weight_decay * param, moment updates,
 // bias correction for `step` (1-based, counting this update), eps outside the sqrt.
 // grad_scale points to one float on the device; null means 1. With a guard (nonfinite.h),
 // a step it marks skipped changes nothing, and steps skipped since its counters were

@@ -1,5 +1,5 @@
 // Gradient-norm reduction and clipping-factor kernels (see clip.h).
-#include "clip.h"
+#include "kernels/clip.h"
 
 #include <cstdint>
 

@@ -21,7 +21,7 @@ void grad_sum_of_squares(const float* grad, size_t n, double* partials, double* 
 // multiplied by `loss_scale` (fp16 loss scaling; 1 = unscaled): the true norm is
 // sqrt(*sum_of_squares) / loss_scale, and
 //   *scale = min(1, max_norm / (true norm + 1e-6)) / loss_scale
-// (the clip factor of clip_scale in model/cpu_ops.h, 1 when max_norm <= 0, times the
+// (the clip factor of clip_scale in cpu/cpu_ops.h, 1 when max_norm <= 0, times the
 // unscaling), so clipping sees the true norm and one factor does both. *norm gets the true
 // norm when norm is non-null.
 void grad_clip_scale(const double* sum_of_squares, float max_norm, float loss_scale, float* scale,

@@ -1,8 +1,8 @@
 // Dropout kernels (see dropout.h).
-#include "dropout.h"
+#include "kernels/dropout.h"
 
 #include "cuda/cuda_check.h"
-#include "launch.h"
+#include "kernels/launch.h"
 #include "util/error.h"
 
 namespace rnnb::cuda {

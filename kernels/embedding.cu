@@ -1,11 +1,11 @@
 // Embedding gather and table-gradient kernels (see embedding.h).
-#include "embedding.h"
+#include "kernels/embedding.h"
 
 #include <climits>
 #include <cub/device/device_radix_sort.cuh>
 
 #include "cuda/cuda_check.h"
-#include "launch.h"
+#include "kernels/launch.h"
 
 namespace rnnb::cuda {
 namespace {

@@ -1,5 +1,5 @@
 // Non-finite step guard kernels (see nonfinite.h).
-#include "nonfinite.h"
+#include "kernels/nonfinite.h"
 
 #include "cuda/cuda_check.h"
 

@@ -1,8 +1,8 @@
 // Batch packing and final-state gathers (see pack.h).
-#include "pack.h"
+#include "kernels/pack.h"
 
 #include "cuda/cuda_check.h"
-#include "launch.h"
+#include "kernels/launch.h"
 #include "util/error.h"
 
 namespace rnnb::cuda {
@@ -73,22 +73,6 @@ void check_padding(Padding padding) {
 }
 
 }  // namespace
-
-std::vector<int64_t> step_row_offsets(const std::vector<int32_t>& lengths, int steps,
-                                      Padding padding) {
-  RNNB_ASSERT(steps >= 0);
-  const int64_t batch = static_cast<int64_t>(lengths.size());
-  std::vector<int64_t> offsets(static_cast<size_t>(steps) + 1, 0);
-  for (int t = 0; t < steps; ++t) {
-    int64_t active = batch;
-    if (padding == Padding::None) {
-      active = 0;
-      while (active < batch && lengths[active] > t) ++active;
-    }
-    offsets[t + 1] = offsets[t] + active;
-  }
-  return offsets;
-}
 
 void pack_batch_tokens(const int32_t* tokens, const int64_t* offsets, const int32_t* reviews,
                        const int32_t* lengths, const int64_t* step_offsets, int batch,

@@ -12,15 +12,6 @@
 
 namespace rnnb::cuda {
 
-// Row where step t starts in the time-major layout, for t = 0..steps (the last entry is the
-// total row count). Packed: the sum of the active sequences at earlier steps (lengths must
-// be non-increasing); padded: t * batch.
-std::vector<int64_t> step_row_offsets(const std::vector<int32_t>& lengths, int steps,
-                                      Padding padding);
-inline std::vector<int64_t> step_row_offsets(const Batch& batch) {
-  return step_row_offsets(batch.lengths, batch.steps, batch.padding);
-}
-
 // Writes what assemble_tokens (data/batching.h) produces: for step t and sequence b, the
 // id at row step_offsets[t] + b. tokens/offsets are the whole split (TokenSet layout);
 // reviews/lengths/step_offsets describe the batch (step_offsets from step_row_offsets).

@@ -1,10 +1,10 @@
 // Pooling over time (see pool.h). One thread per (sequence, column): it walks that
 // sequence's real steps in order, so sums run in the CPU reference's order and every dy
 // element has exactly one writer (no atomics, reproducible).
-#include "pool.h"
+#include "kernels/pool.h"
 
 #include "cuda/cuda_check.h"
-#include "launch.h"
+#include "kernels/launch.h"
 #include "util/error.h"
 
 namespace rnnb::cuda {

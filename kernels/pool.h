@@ -1,6 +1,6 @@
 // Pooling over time on the device: the mean and/or elementwise max of the top layer's
 // outputs over each review's real positions, and its gradient. The twins of
-// pool_forward / pool_backward in model/cpu_ops.h, on the step_row_offsets layout of pack.h.
+// pool_forward / pool_backward in cpu/cpu_ops.h, on the step_row_offsets layout of data/batching.h.
 #pragma once
 
 #include <cuda_runtime.h>

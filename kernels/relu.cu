@@ -1,8 +1,8 @@
 // ReLU forward and backward, elementwise (see relu.h).
-#include "relu.h"
+#include "kernels/relu.h"
 
 #include "cuda/cuda_check.h"
-#include "launch.h"
+#include "kernels/launch.h"
 
 namespace rnnb::cuda {
 namespace {

@@ -1,4 +1,4 @@
-// ReLU for the head's hidden layer on the device (model/cpu_ops.h's head_forward /
+// ReLU for the head's hidden layer on the device (cpu/cpu_ops.h's head_forward /
 // head_backward are the reference).
 #pragma once
 

@@ -1,5 +1,5 @@
 // Softmax cross-entropy kernel (see softmax_xent.h).
-#include "softmax_xent.h"
+#include "kernels/softmax_xent.h"
 
 #include "cuda/cuda_check.h"
 #include "util/error.h"

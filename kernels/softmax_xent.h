@@ -15,7 +15,7 @@ namespace rnnb::cuda {
 //   *correct  += rows whose first argmax equals the label    (when correct is non-null)
 //   dlogits    = (softmax - onehot) / batch                   (when dlogits is non-null)
 //   prob_positive[b] = softmax[b][1]                          (when non-null; classes >= 2)
-// Row math is in double, as in the CPU reference softmax_xent (model/cpu_ops.h).
+// Row math is in double, as in the CPU reference softmax_xent (cpu/cpu_ops.h).
 void softmax_xent_batch(const float* logits, const uint8_t* labels, int batch, int classes,
                         float* dlogits, float* prob_positive, double* loss_sum,
                         unsigned long long* correct, cudaStream_t stream);

@@ -4,7 +4,7 @@
 # OpenBLAS or network. Release, sm_90 (H100/H200) plus sm_80; cudart, GoogleTest and
 # OpenBLAS linked statically (libstdc++ stays shared: a static one pulls in symbols of the
 # newest glibc). The objects stay in build-gpu-obj/; build-gpu/ receives:
-#   bundle.tar.xz  rnnbench, rnnb_gpu_tests, bench_rnn_layer, bench_train, export_dataset
+#   bundle.tar.xz  rnnbench, rnnb_gpu_tests, bench_rnn_layer, bench_kernels, bench_train, export_dataset
 #                  (stripped, ~2 MB each compressed) and lib/ (shared libraries the GPU
 #                  machine lacks, e.g. libbenchmark)
 #   deps.tar.xz    GoogleTest's sources and the static OpenBLAS with its headers, so
@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 OBJ=build-gpu-obj
 OUT=build-gpu
 ARCH=${ARCH:-80;90}
-executables=(rnnbench rnnb_gpu_tests bench_rnn_layer bench_train export_dataset)  # the preset's targets
+executables=(rnnbench rnnb_gpu_tests bench_rnn_layer bench_kernels bench_train export_dataset)  # the preset's targets
 
 command -v nvcc >/dev/null 2>&1 || export PATH=/usr/local/cuda/bin:$PATH
 cmake --preset gpu-bundle -DRNNB_CUDA_ARCHITECTURES="$ARCH" -DCMAKE_CUDA_ARCHITECTURES="$ARCH" >/dev/null

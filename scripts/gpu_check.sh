@@ -152,6 +152,12 @@ if [ -z "${SKIP_BENCH:-}" ]; then
       --benchmark_filter='batch:64/hidden:256/layers:1/dirs:1/lengths:imdb/algo:standard/math:fp32' \
       --benchmark_out="$work/layer.json" --benchmark_out_format=json >"$work/layer.log" 2>&1 || bench_rc=1
     tail -3 "$work/layer.log"
+    if [ -x "$BIN/bench_kernels" ]; then
+      echo "== kernels: bytes moved against the device's peak bandwidth"
+      "$BIN/bench_kernels" --benchmark_repetitions=3 --benchmark_min_time=0.05 \
+        --benchmark_out="$work/kernels.json" --benchmark_out_format=json >"$work/kernels.log" 2>&1 || bench_rc=1
+      tail -3 "$work/kernels.log"
+    fi
     variants='^train_epoch/cuda/default(/batching:random(/padding:post)?)?/iterations'
     echo "== training epochs: rnnbench (cuDNN) and PyTorch on the same batches"
     "$BIN/bench_train" "--data=$DATA" --benchmark_filter="$variants" \
@@ -174,7 +180,7 @@ fi
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 results_dir=${RESULTS_DIR:-results/gpu}/$(gpu_slug)
 mkdir -p "$results_dir"
-for f in layer train_bench peer; do
+for f in layer kernels train_bench peer; do
   [ -s "$work/$f.json" ] && cp "$work/$f.json" "$results_dir/$f-$stamp.json"
 done
 python3 - "$work/info.json" "$stamp" "$BUILD" "$built_here" "$train_rc" "$tests_rc" "$bench_rc" "${DRY_RUN:+dry run}" \

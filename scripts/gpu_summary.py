@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Summarizes one scripts/gpu_check.sh run: reads the work folder it filled (gtest-*.json,
-versions.json, train/metrics.jsonl, layer.json, train_bench.json, peer.json, info.json) and
+versions.json, train/metrics.jsonl, layer.json, kernels.json, train_bench.json, peer.json,
+info.json) and
 writes results/gpu/<gpu>/check-<stamp>.json and a short check-<stamp>.md beside it, each
 through a temp file and a rename. Prints the markdown.
 
@@ -91,6 +92,9 @@ def benchmark_rows(path):
         unit = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[b.get("time_unit", "ns")]
         rows[name] = {"seconds": b.get("real_time", 0.0) * unit,
                       "tokens_per_s": b.get("real_tokens_per_s", b.get("tokens_per_s"))}
+        for counter in ("bytes_per_second", "peak_fraction"):
+            if counter in b:
+                rows[name][counter] = b[counter]
     return [dict(name=k, **v) for k, v in rows.items()]
 
 
@@ -152,6 +156,16 @@ def markdown(record):
             ratio = f"{packed / padded:.2f}x" if packed and padded else ""
             fmt = lambda x: f"{x / 1e6:.2f} M" if x else "-"
             lines.append(f"| {cell} | {p} | {fmt(packed)} | {fmt(padded)} | {ratio} |")
+    kernels = record.get("kernel_bench", [])
+    if kernels:
+        lines += ["", "**Kernels (median time, bytes moved per second, share of peak DRAM bandwidth):**", "",
+                  "| kernel | µs | GB/s | of peak |", "| --- | --- | --- | --- |"]
+        for r in kernels:
+            if "error" in r:
+                lines.append(f"| {r['name']} | error: {r['error']} | | |")
+                continue
+            lines.append(f"| {r['name'].split('/')[1]} | {1e6 * r['seconds']:.1f} | "
+                         f"{r.get('bytes_per_second', 0) / 1e9:.0f} | {100 * r.get('peak_fraction', 0):.0f}% |")
     ours = {r["name"].split("/", 2)[2].split("/iterations")[0]: r for r in record.get("train_bench", [])
             if r["name"].startswith("train_epoch/")}
     peer = {r["name"].split("/", 2)[2].split("/iterations")[0]: r for r in record.get("peer", [])
@@ -179,6 +193,7 @@ def main():
     record["training"] = training_results(work)
     record["training"]["exit"] = info.get("train_exit", "skipped")
     record["layer_bench"] = benchmark_rows(os.path.join(work, "layer.json"))
+    record["kernel_bench"] = benchmark_rows(os.path.join(work, "kernels.json"))
     record["train_bench"] = benchmark_rows(os.path.join(work, "train_bench.json"))
     record["peer"] = benchmark_rows(os.path.join(work, "peer.json"))
     os.makedirs(os.path.dirname(stem) or ".", exist_ok=True)

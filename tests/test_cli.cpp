@@ -16,10 +16,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-using testing::CliResult;
+using test::CliResult;
 
 CliResult run(const std::string& args, const std::string& env = "") {
-  return testing::run_rnnbench(args, env);
+  return test::run_rnnbench(args, env);
 }
 
 int lines(const std::string& text) { return static_cast<int>(std::count(text.begin(), text.end(), '\n')); }
@@ -76,7 +76,7 @@ TEST_F(Cli, CorruptCheckpointIsOneLineError) {
 
 // Train a tiny model on real reviews, then predict, evaluate, and refuse mismatches.
 TEST_F(Cli, TrainPredictEvalAndMismatchedCheckpoint) {
-  const std::string data = testing::real_dataset_path();
+  const std::string data = test::real_dataset_path();
   if (data.empty()) GTEST_SKIP() << "IMDB dataset not found (run datasets/fetch_imdb.sh or set RNNB_DATA)";
   const std::string out = (dir_ / "run").string();
   const std::string common = "--data " + data + " --cache-dir " + (dir_ / "cache").string() +

@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "model/cpu_ops.h"
+#include "cpu/cpu_ops.h"
 
 namespace rnnb {
 namespace {

@@ -23,10 +23,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-using testing::CliResult;
+using test::CliResult;
 
 CliResult run_cli(const std::string& args, const std::string& env = "") {
-  return testing::run_rnnbench(args, env);
+  return test::run_rnnbench(args, env);
 }
 
 std::string last_line(const std::string& text) {
@@ -204,8 +204,8 @@ TEST_F(HostileData, InjectedNanStopsOrIsSkippedThroughTheCli) {
 }
 
 struct ToyFault {
-  TokenSet train = testing::synthetic_set(320, 30, 1), validation = testing::synthetic_set(64, 30, 2),
-           test = testing::synthetic_set(64, 30, 3);
+  TokenSet train = test::synthetic_set(320, 30, 1), validation = test::synthetic_set(64, 30, 2),
+           test = test::synthetic_set(64, 30, 3);
   ModelConfig model;
   OptimConfig optim;
   Checkpoint base;

@@ -42,7 +42,7 @@ TEST_P(LastGradient, MatchesFiniteDifferencesOfTheMeanLoss) {
   optim.weight_decay = 0.1f;  // must not leak into the raw gradient
   optim.clip_norm = 0.01f;    // nor clipping (these gradients are larger)
 
-  const TokenSet set = testing::synthetic_set(10, model.vocab_size, 3);
+  const TokenSet set = test::synthetic_set(10, model.vocab_size, 3);
   Rng batch_rng(4);
   const Batch batch = make_batches(set, 5, BatchOrder::Random, c.padding, batch_rng).front();
   ASSERT_GT(batch.size(), 1);  // a missing 1/B must show

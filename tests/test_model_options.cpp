@@ -78,7 +78,7 @@ TEST(ModelOptions, PresetsCarryTheirReferencesAndSettings) {
 }
 
 TEST(ModelOptions, CheckpointKeepsTheNewFieldsAndTheLearningRate) {
-  const fs::path dir = testing::fresh_temp_dir("opts_ckpt");
+  const fs::path dir = test::fresh_temp_dir("opts_ckpt");
   Checkpoint c;
   c.model.cell = Cell::Gru;
   c.model.vocab_size = 6;
@@ -127,9 +127,9 @@ TEST(ModelOptions, InitialHeadLayersAreBoundedByTheirFanIn) {
 }
 
 struct ToyData {
-  TokenSet train = testing::synthetic_set(600, 40, 1);
-  TokenSet validation = testing::synthetic_set(200, 40, 2);
-  TokenSet test = testing::synthetic_set(200, 40, 3);
+  TokenSet train = test::synthetic_set(600, 40, 1);
+  TokenSet validation = test::synthetic_set(200, 40, 2);
+  TokenSet test = test::synthetic_set(200, 40, 3);
 };
 
 ModelConfig toy_model() {
@@ -142,7 +142,7 @@ ModelConfig toy_model() {
 
 TEST(ModelOptions, PooledModelsWithAHiddenHeadLayerLearnPackedAndPadded) {
   const ToyData data;
-  const fs::path dir = testing::fresh_temp_dir("opts_pooled");
+  const fs::path dir = test::fresh_temp_dir("opts_pooled");
   for (Pool pool : {Pool::Mean, Pool::Max, Pool::MeanMax})
     for (Padding padding : {Padding::None, Padding::Pre, Padding::Post}) {
       ModelConfig model = toy_model();
@@ -160,7 +160,7 @@ TEST(ModelOptions, PooledModelsWithAHiddenHeadLayerLearnPackedAndPadded) {
       options.padding = padding;
       options.out_dir = dir.string();
       auto backend = make_cpu_backend(model, optim, BackendOptions{}, 5);
-      Trainer trainer(*backend, data.train, data.validation, data.test, options, testing::checkpoint_base(model, optim));
+      Trainer trainer(*backend, data.train, data.validation, data.test, options, test::checkpoint_base(model, optim));
       const TrainSummary s = trainer.run(nullptr);
       EXPECT_GT(s.test.accuracy, 0.9) << pool_name(pool) << " " << padding_name(padding);
     }
@@ -213,7 +213,7 @@ LoopRun run_loop(const ToyData& data, const fs::path& dir, int epochs, int patie
   options.lr_plateau = plateau;
   options.out_dir = dir.string();
   auto backend = make_cpu_backend(model, optim, BackendOptions{}, 7);
-  Trainer trainer(*backend, data.train, data.validation, data.test, options, testing::checkpoint_base(model, optim));
+  Trainer trainer(*backend, data.train, data.validation, data.test, options, test::checkpoint_base(model, optim));
   LoopRun run;
   run.summary = trainer.run(resume);
   run.state = backend->state();
@@ -224,7 +224,7 @@ LoopRun run_loop(const ToyData& data, const fs::path& dir, int epochs, int patie
 
 TEST(TrainingLoop, EarlyStoppingStopsAfterPatienceEpochsWithoutImprovement) {
   const ToyData data = inverted_validation();
-  const fs::path dir = testing::fresh_temp_dir("opts_patience");
+  const fs::path dir = test::fresh_temp_dir("opts_patience");
   const LoopRun run = run_loop(data, dir, 10, 2, 0);
   EXPECT_EQ(run.summary.best_epoch, 1);
   EXPECT_EQ(run.summary.epochs_run, 3);  // epochs 2 and 3 did not improve
@@ -236,7 +236,7 @@ TEST(TrainingLoop, EarlyStoppingStopsAfterPatienceEpochsWithoutImprovement) {
 
 TEST(TrainingLoop, PlateauHalvesTheLearningRateAndMetricsShowIt) {
   const ToyData data = inverted_validation();
-  const fs::path dir = testing::fresh_temp_dir("opts_plateau");
+  const fs::path dir = test::fresh_temp_dir("opts_plateau");
   const LoopRun run = run_loop(data, dir, 4, 0, 1);
   EXPECT_EQ(run.summary.epochs_run, 4);
   EXPECT_FALSE(run.summary.stopped_early);
@@ -258,7 +258,7 @@ TEST(TrainingLoop, PlateauHalvesTheLearningRateAndMetricsShowIt) {
 // plateau counter come back from the checkpoint.
 TEST(TrainingLoop, ResumeContinuesWithTheHalvedLearningRate) {
   const ToyData data = inverted_validation();
-  const fs::path straight = testing::fresh_temp_dir("opts_straight"), split = testing::fresh_temp_dir("opts_split");
+  const fs::path straight = test::fresh_temp_dir("opts_straight"), split = test::fresh_temp_dir("opts_split");
   const LoopRun full = run_loop(data, straight, 4, 0, 1);
   run_loop(data, split, 2, 0, 1);
   const Checkpoint last = load_checkpoint((split / "last.ckpt").string());

@@ -19,10 +19,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-using testing::CliResult;
+using test::CliResult;
 
 CliResult run(const std::string& args, const std::string& env = "") {
-  return testing::run_rnnbench(args, env);
+  return test::run_rnnbench(args, env);
 }
 
 // "accuracy 61.50%" -> "61.50"
@@ -32,7 +32,7 @@ std::string accuracy_in(const std::string& text) {
 }
 
 TEST(ModelOptionsCli, PooledModelTrainsEvaluatesAndResumes) {
-  const std::string data = testing::real_dataset_path();
+  const std::string data = test::real_dataset_path();
   if (data.empty()) GTEST_SKIP() << "IMDB dataset not found (run datasets/fetch_imdb.sh or set RNNB_DATA)";
   const fs::path dir = fs::temp_directory_path() / ("rnnb_optcli_" + std::to_string(::getpid()));
   fs::remove_all(dir);

@@ -1,4 +1,4 @@
-// Pooling over time and the two-layer head (model/cpu_ops.h) against central finite
+// Pooling over time and the two-layer head (cpu/cpu_ops.h) against central finite
 // differences in double, plus their exact semantics: only real positions count, padding
 // gets no gradient, the first maximum wins ties; and pooling feeding the recurrent stack's
 // output gradient end to end.
@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "cpu/rnn_cpu.h"
-#include "model/cpu_ops.h"
+#include "cpu/cpu_ops.h"
 #include "support/gradient_check.h"
 #include "util/error.h"
 #include "util/rng.h"
@@ -17,10 +17,10 @@
 namespace rnnb {
 namespace {
 
-using testing::Vec;
-using testing::dot;
-using testing::max_error;
-using testing::random_vec;
+using test::Vec;
+using test::dot;
+using test::max_error;
+using test::random_vec;
 
 // A batch as the backends see it: lengths non-increasing, steps = the longest, and the
 // active count per step (every sequence at every step when padded).
@@ -41,7 +41,7 @@ struct Layout {
     }
     return sizes;
   }
-  std::vector<int64_t> offsets() const { return step_offsets_of(batch_sizes()); }
+  std::vector<int64_t> offsets() const { return step_row_offsets(batch_sizes()); }
   int64_t rows() const { return offsets().back(); }
   // Is row (t, b) one of sequence b's real positions?
   bool real(int t, int b) const {

@@ -15,10 +15,10 @@
 namespace rnnb {
 namespace {
 
-using testing::Vec;
-using testing::dot;
-using testing::max_error;
-using testing::random_vec;
+using test::Vec;
+using test::dot;
+using test::max_error;
+using test::random_vec;
 
 struct Problem {
   RnnShape shape;

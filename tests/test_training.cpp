@@ -24,9 +24,9 @@ struct ToyRun {
 };
 
 ToyRun train_toy(Cell cell, Padding padding, const fs::path& out, int epochs = 4) {
-  const TokenSet train = testing::synthetic_set(600, 40, 1);
-  const TokenSet validation = testing::synthetic_set(200, 40, 2);
-  const TokenSet test = testing::synthetic_set(200, 40, 3);
+  const TokenSet train = test::synthetic_set(600, 40, 1);
+  const TokenSet validation = test::synthetic_set(200, 40, 2);
+  const TokenSet test = test::synthetic_set(200, 40, 3);
   ModelConfig model;
   model.cell = cell;
   model.vocab_size = 40;
@@ -42,7 +42,7 @@ ToyRun train_toy(Cell cell, Padding padding, const fs::path& out, int epochs = 4
   options.padding = padding;
   options.out_dir = out.string();
   auto backend = make_cpu_backend(model, optim, BackendOptions{}, 5);
-  Trainer trainer(*backend, train, validation, test, options, testing::checkpoint_base(model, optim));
+  Trainer trainer(*backend, train, validation, test, options, test::checkpoint_base(model, optim));
   ToyRun run;
   run.summary = trainer.run(nullptr);
   run.state = backend->state();
@@ -50,7 +50,7 @@ ToyRun train_toy(Cell cell, Padding padding, const fs::path& out, int epochs = 4
 }
 
 TEST(Training, EveryCellLearnsTheToyTaskPackedAndPadded) {
-  const fs::path dir = testing::fresh_temp_dir("toy");
+  const fs::path dir = test::fresh_temp_dir("toy");
   for (Cell cell : {Cell::Gru, Cell::Lstm, Cell::RnnTanh}) {
     for (Padding padding : {Padding::None, Padding::Pre}) {
       const TrainSummary s = train_toy(cell, padding, dir).summary;
@@ -62,7 +62,7 @@ TEST(Training, EveryCellLearnsTheToyTaskPackedAndPadded) {
 }
 
 TEST(Training, SameSeedGivesBitIdenticalRunsAndCheckpoints) {
-  const fs::path a = testing::fresh_temp_dir("det_a"), b = testing::fresh_temp_dir("det_b");
+  const fs::path a = test::fresh_temp_dir("det_a"), b = test::fresh_temp_dir("det_b");
   const ToyRun x = train_toy(Cell::Gru, Padding::None, a, 2);
   const ToyRun y = train_toy(Cell::Gru, Padding::None, b, 2);
   EXPECT_EQ(x.state.params, y.state.params);
@@ -76,7 +76,7 @@ TEST(Training, SameSeedGivesBitIdenticalRunsAndCheckpoints) {
 }
 
 TEST(Training, WritesMetricsAndALoadableBestCheckpoint) {
-  const fs::path dir = testing::fresh_temp_dir("files");
+  const fs::path dir = test::fresh_temp_dir("files");
   const ToyRun run = train_toy(Cell::Gru, Padding::None, dir, 2);
   const Checkpoint best = load_checkpoint((dir / "best.ckpt").string());
   const Checkpoint last = load_checkpoint((dir / "last.ckpt").string());
@@ -92,7 +92,7 @@ TEST(Training, WritesMetricsAndALoadableBestCheckpoint) {
 // A few thousand real reviews must reach clearly-better-than-chance validation accuracy:
 // this catches learning regressions anywhere in data, model or optimizer.
 TEST(Training, RealImdbSubsetBeatsChanceClearly) {
-  const std::string path = testing::real_dataset_path();
+  const std::string path = test::real_dataset_path();
   if (path.empty()) GTEST_SKIP() << "IMDB dataset not found (run datasets/fetch_imdb.sh or set RNNB_DATA)";
   DataOptions data;
   data.path = path;
@@ -114,10 +114,10 @@ TEST(Training, RealImdbSubsetBeatsChanceClearly) {
   TrainOptions options;
   options.epochs = 3;
   options.batch_size = 32;
-  const fs::path dir = testing::fresh_temp_dir("imdb");
+  const fs::path dir = test::fresh_temp_dir("imdb");
   options.out_dir = dir.string();
   auto backend = make_cpu_backend(model, optim, BackendOptions{}, 1);
-  Checkpoint base = testing::checkpoint_base(model, optim);
+  Checkpoint base = test::checkpoint_base(model, optim);
   base.vocab = dataset.vocab.words();
   Trainer trainer(*backend, dataset.train, dataset.validation, dataset.test, options, base);
   const TrainSummary summary = trainer.run(nullptr);

@@ -8,7 +8,7 @@
 #include <limits>
 
 #include "cpu/rnn_cpu.h"
-#include "model/cpu_ops.h"
+#include "cpu/cpu_ops.h"
 #include "train/backend.h"
 #include "util/blas.h"
 #include "util/error.h"
@@ -43,7 +43,7 @@ class CpuBackend final : public Backend {
     forward(set, batch, /*train=*/true, nullptr);
     const double batch_loss = stats_.loss_sum - before.loss_sum;
 
-    // Head backward (model/cpu_ops.h): every head gradient is overwritten.
+    // Head backward (cpu/cpu_ops.h): every head gradient is overwritten.
     const int B = batch.size(), F = model_.features(), C = model_.classes, N = model_.head_hidden;
     float* params = state_.params.data();
     float* grad = grad_.data();
@@ -61,12 +61,8 @@ class CpuBackend final : public Backend {
     const int H = model_.hidden;
     dx_.resize(x_.size());
     if (model_.pool == Pool::Last) {
-      dhy_.assign(static_cast<size_t>(shape.layers) * shape.dirs * B * H, 0.0f);
-      for (int d = 0; d < shape.dirs; ++d) {
-        float* block = dhy_.data() + (static_cast<size_t>(shape.layers - 1) * shape.dirs + d) * B * H;
-        for (int b = 0; b < B; ++b)
-          std::copy_n(dfeatures_.data() + static_cast<size_t>(b) * F + d * H, H, block + static_cast<size_t>(b) * H);
-      }
+      dhy_.resize(static_cast<size_t>(shape.layers) * shape.dirs * B * H);
+      scatter_final_hidden_grad(dfeatures_.data(), shape.layers, shape.dirs, B, H, dhy_.data());
       rnn_.backward(params + layout_.rnn, nullptr, dhy_.data(), nullptr, dx_.data(), grad + layout_.rnn);
     } else {
       dy_.resize(y_.size());
@@ -162,13 +158,9 @@ class CpuBackend final : public Backend {
     features_.resize(static_cast<size_t>(B) * F);
     const int H = shape.hidden;
     if (model_.pool == Pool::Last) {
-      for (int d = 0; d < shape.dirs; ++d) {
-        const float* block = hy_.data() + (static_cast<size_t>(shape.layers - 1) * shape.dirs + d) * B * H;
-        for (int b = 0; b < B; ++b)
-          std::copy_n(block + static_cast<size_t>(b) * H, H, features_.data() + static_cast<size_t>(b) * F + d * H);
-      }
+      gather_final_hidden(hy_.data(), shape.layers, shape.dirs, B, H, features_.data());
     } else {
-      step_offsets_ = step_offsets_of(batch_sizes);
+      step_offsets_ = step_row_offsets(batch_sizes);
       argmax_.resize(static_cast<size_t>(B) * shape.output());
       pool_forward(model_.pool, y_.data(), shape.output(), step_offsets_.data(), batch.lengths.data(), B, batch.steps,
                    batch.padding, features_.data(), argmax_.data());
@@ -184,7 +176,7 @@ class CpuBackend final : public Backend {
                  params + layout_.head_w, params + layout_.head_b, act_.data(), logits_.data());
 
     labels_.resize(B);
-    for (int b = 0; b < B; ++b) labels_[b] = set.labels[static_cast<size_t>(batch.reviews[b])];
+    gather_labels(set.labels.data(), batch.reviews.data(), B, labels_.data());
     dlogits_.resize(logits_.size());
     int64_t correct = 0;
     stats_.loss_sum += softmax_xent(logits_.data(), labels_.data(), B, C, train ? dlogits_.data() : nullptr,

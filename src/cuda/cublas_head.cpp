@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "cuda/cuda_check.h"
-#include "relu.h"
+#include "kernels/relu.h"
 #include "util/error.h"
 
 namespace rnnb::cuda {

@@ -1,6 +1,6 @@
 // The classifier head on cuBLAS: an optional hidden ReLU layer and the output layer, forward
 // and backward, on row-major device arrays. The twin of head_forward / head_backward in
-// model/cpu_ops.h (same shapes, same overwrite semantics). Runs on the handle's stream.
+// cpu/cpu_ops.h (same shapes, same overwrite semantics). Runs on the handle's stream.
 #pragma once
 
 #include <cublas_v2.h>

@@ -18,21 +18,21 @@
 #include <limits>
 #include <optional>
 
-#include "adam.h"
-#include "clip.h"
-#include "nonfinite.h"
+#include "kernels/adam.h"
+#include "kernels/clip.h"
+#include "kernels/nonfinite.h"
 #include "cuda/batch_buffers.h"
 #include "cuda/cublas_head.h"
 #include "cuda/cudnn_handles.h"
 #include "cuda/cudnn_rnn.h"
 #include "cuda/device_buffer.h"
 #include "cuda/nvtx_range.h"
-#include "cuda/precision.h"
-#include "dropout.h"
-#include "embedding.h"
-#include "pack.h"
-#include "pool.h"
-#include "softmax_xent.h"
+#include "kernels/precision.h"
+#include "kernels/dropout.h"
+#include "kernels/embedding.h"
+#include "kernels/pack.h"
+#include "kernels/pool.h"
+#include "kernels/softmax_xent.h"
 #include "train/backend.h"
 #include "util/cublas_workspace.h"
 #include "util/error.h"
@@ -393,7 +393,7 @@ class CudaBackend final : public Backend {
 
     {
       NvtxRange range("batch assembly");
-      const std::vector<int64_t> offsets = step_row_offsets(batch);
+      const std::vector<int64_t> offsets = step_row_offsets(batch.batch_sizes());
       rows_ = offsets.back();
       size_batch_buffers(buf, model_, BatchDims{B, rows_, batch.steps, train, half_}, stream);
       // Pageable host memory is staged at the call, so meta_host_ may change right after.

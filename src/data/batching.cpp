@@ -60,6 +60,12 @@ std::vector<int> Batch::batch_sizes() const {
   return sizes;
 }
 
+std::vector<int64_t> step_row_offsets(const std::vector<int>& batch_sizes) {
+  std::vector<int64_t> offsets(batch_sizes.size() + 1, 0);
+  for (size_t t = 0; t < batch_sizes.size(); ++t) offsets[t + 1] = offsets[t] + batch_sizes[t];
+  return offsets;
+}
+
 namespace {
 
 Batch make_batch(const TokenSet& set, std::vector<int32_t> reviews, Padding padding) {

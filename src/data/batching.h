@@ -35,6 +35,10 @@ struct Batch {
   std::vector<int> batch_sizes() const;
 };
 
+// Row where step t starts in the time-major layout, for t = 0..steps (the last entry is the
+// row count): the prefix sums of batch_sizes. Both backends and the kernels' tests use it.
+std::vector<int64_t> step_row_offsets(const std::vector<int>& batch_sizes);
+
 // Splits the reviews of `set` into batches of at most batch_size. Random: a fresh shuffle;
 // Bucket: shuffled, then sorted by length inside windows of 50 batches, cut into batches,
 // and the batch order shuffled (similar lengths together, still random); Sequential: in

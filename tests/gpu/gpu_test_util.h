@@ -15,6 +15,7 @@
 
 #include "cuda/device_buffer.h"
 #include "data/token_set.h"
+#include "support/test_data.h"
 #include "train/backend.h"
 #include "util/rng.h"
 
@@ -92,19 +93,6 @@ std::vector<T> to_host(const cuda::DeviceBuffer<T>& buffer, cudaStream_t stream)
 // Bitwise equality of two float vectors (NaNs with equal bits compare equal).
 inline bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
-}
-
-// Reviews of 1..max_len random tokens in [2, vocab) with random labels.
-inline TokenSet random_token_set(int reviews, int vocab, int max_len, uint64_t seed) {
-  Rng rng(seed);
-  TokenSet set;
-  std::vector<int32_t> ids;
-  for (int r = 0; r < reviews; ++r) {
-    ids.resize(1 + rng.below(static_cast<uint64_t>(max_len)));
-    for (auto& id : ids) id = static_cast<int32_t>(2 + rng.below(static_cast<uint64_t>(vocab - 2)));
-    set.add(ids.data(), ids.size(), static_cast<uint8_t>(rng.below(2)));
-  }
-  return set;
 }
 
 // A CPU and a cuDNN backend from the same initial state, both with `set` as the training split.

@@ -1,4 +1,4 @@
-// The cuBLAS head (cuda/cublas_head.h) against the CPU head (model/cpu_ops.h): logits,
+// The cuBLAS head (cuda/cublas_head.h) against the CPU head (cpu/cpu_ops.h): logits,
 // hidden activations, every gradient and dfeatures, with and without a hidden layer.
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 #include "cuda/cublas_head.h"
 #include "cuda/cudnn_handles.h"
 #include "gpu_test_util.h"
-#include "model/cpu_ops.h"
+#include "cpu/cpu_ops.h"
 
 namespace rnnb::test {
 namespace {

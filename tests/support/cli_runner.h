@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <string>
 
-namespace rnnb::testing {
+namespace rnnb::test {
 
 struct CliResult {
   int exit_code;
@@ -29,4 +29,4 @@ inline CliResult run_rnnbench(const std::string& args, const std::string& env = 
   return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), output};
 }
 
-}  // namespace rnnb::testing
+}  // namespace rnnb::test

@@ -7,7 +7,7 @@
 
 #include "util/rng.h"
 
-namespace rnnb::testing {
+namespace rnnb::test {
 
 using Vec = std::vector<double>;
 
@@ -32,4 +32,4 @@ inline double max_error(const Vec& a, const Vec& b) {
   return worst;
 }
 
-}  // namespace rnnb::testing
+}  // namespace rnnb::test

@@ -12,7 +12,7 @@
 #include "util/error.h"
 #include "util/rng.h"
 
-namespace rnnb::testing {
+namespace rnnb::test {
 
 // The real dataset, or "" when this machine has none (tests then SKIP).
 inline std::string real_dataset_path() {
@@ -45,6 +45,20 @@ inline TokenSet synthetic_set(int reviews, int vocab, uint64_t seed) {
   return set;
 }
 
+// Reviews of 1..max_len random tokens in [2, vocab) with random labels. With empty_every
+// > 0, every empty_every-th review has no tokens (it reads as one <unk>).
+inline TokenSet random_token_set(int reviews, int vocab, int max_len, uint64_t seed, int empty_every = 0) {
+  Rng rng(seed);
+  TokenSet set;
+  std::vector<int32_t> ids;
+  for (int r = 0; r < reviews; ++r) {
+    ids.resize(empty_every > 0 && r % empty_every == empty_every - 1 ? 0 : 1 + rng.below(static_cast<uint64_t>(max_len)));
+    for (auto& id : ids) id = static_cast<int32_t>(2 + rng.below(static_cast<uint64_t>(vocab - 2)));
+    set.add(ids.data(), ids.size(), static_cast<uint8_t>(rng.below(2)));
+  }
+  return set;
+}
+
 // An empty folder named for the test and this process (created anew).
 inline std::filesystem::path fresh_temp_dir(const std::string& name) {
   auto dir = std::filesystem::temp_directory_path() / ("rnnb_" + name + "_" + std::to_string(::getpid()));
@@ -62,4 +76,4 @@ inline Checkpoint checkpoint_base(const ModelConfig& model, const OptimConfig& o
   return base;
 }
 
-}  // namespace rnnb::testing
+}  // namespace rnnb::test

@@ -1,7 +1,7 @@
 // fp32 <-> fp16 element-wise conversion with a grid-stride loop.
 #include "cuda/cuda_check.h"
-#include "cuda/precision.h"
-#include "launch.h"
+#include "kernels/precision.h"
+#include "kernels/launch.h"
 
 namespace rnnb::cuda {
 namespace {

@@ -1,5 +1,5 @@
 // Reference CPU implementations of the kernels' operations (see cpu_ops.h).
-#include "model/cpu_ops.h"
+#include "cpu/cpu_ops.h"
 
 #include <algorithm>
 #include <cmath>
@@ -39,10 +39,41 @@ void dropout_forward(const T* in, int64_t n, float p, Rng& rng, T* out, T* mask)
   }
 }
 
-std::vector<int64_t> step_offsets_of(const std::vector<int>& batch_sizes) {
-  std::vector<int64_t> offsets(batch_sizes.size() + 1, 0);
-  for (size_t t = 0; t < batch_sizes.size(); ++t) offsets[t + 1] = offsets[t] + batch_sizes[t];
-  return offsets;
+template <typename T>
+void relu_forward(T* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] = std::max(x[i], T(0));
+}
+
+template <typename T>
+void relu_backward(const T* act, T* grad, int64_t n) {
+  for (int64_t i = 0; i < n; ++i)
+    if (!(act[i] > T(0))) grad[i] = T(0);
+}
+
+// Element (b, d, h) of the features is element (top_block + d, b, h) of hy.
+template <typename T>
+void gather_final_hidden(const T* hy, int layers, int dirs, int batch, int hidden, T* features) {
+  const int width = dirs * hidden;
+  for (int d = 0; d < dirs; ++d) {
+    const T* block = hy + (static_cast<size_t>(layers - 1) * dirs + d) * batch * hidden;
+    for (int b = 0; b < batch; ++b)
+      std::copy_n(block + static_cast<size_t>(b) * hidden, hidden, features + static_cast<size_t>(b) * width + d * hidden);
+  }
+}
+
+template <typename T>
+void scatter_final_hidden_grad(const T* dfeatures, int layers, int dirs, int batch, int hidden, T* dhy) {
+  const int width = dirs * hidden;
+  std::fill_n(dhy, static_cast<size_t>(layers) * dirs * batch * hidden, T(0));
+  for (int d = 0; d < dirs; ++d) {
+    T* block = dhy + (static_cast<size_t>(layers - 1) * dirs + d) * batch * hidden;
+    for (int b = 0; b < batch; ++b)
+      std::copy_n(dfeatures + static_cast<size_t>(b) * width + d * hidden, hidden, block + static_cast<size_t>(b) * hidden);
+  }
+}
+
+void gather_labels(const uint8_t* labels, const int32_t* reviews, int batch, uint8_t* out) {
+  for (int b = 0; b < batch; ++b) out[b] = labels[static_cast<size_t>(reviews[b])];
 }
 
 namespace {
@@ -115,7 +146,7 @@ void head_forward(const T* features, int batch, int F, int hidden, int classes, 
   if (hidden > 0) {
     for (int b = 0; b < batch; ++b) std::copy_n(hidden_b, hidden, act + static_cast<int64_t>(b) * hidden);
     gemm(Trans::No, Trans::Yes, batch, hidden, F, T(1), features, F, hidden_w, F, T(1), act, hidden);
-    for (int64_t i = 0; i < static_cast<int64_t>(batch) * hidden; ++i) act[i] = std::max(act[i], T(0));
+    relu_forward(act, static_cast<int64_t>(batch) * hidden);
     input = act;
     width = hidden;
   }
@@ -138,8 +169,7 @@ void head_backward(const T* features, const T* act, const T* dlogits, int batch,
   gemm(Trans::No, Trans::No, batch, width, classes, T(1), dlogits, classes, out_w, width, T(0), dinput, width);
   if (hidden == 0) return;
   // Through the ReLU (gradient 0 where the unit was not positive), then the hidden layer.
-  for (int64_t i = 0; i < static_cast<int64_t>(batch) * hidden; ++i)
-    if (!(act[i] > T(0))) dact[i] = T(0);
+  relu_backward(act, dact, static_cast<int64_t>(batch) * hidden);
   gemm(Trans::Yes, Trans::No, hidden, F, batch, T(1), dact, hidden, features, F, T(0), dhidden_w, F);
   std::fill(dhidden_b, dhidden_b + hidden, T(0));
   for (int b = 0; b < batch; ++b)
@@ -202,6 +232,10 @@ float clip_scale(double grad_norm, float max_norm) {
 
 #define RNNB_INSTANTIATE(T)                                                                   \
   template void embedding_forward<T>(const T*, int, const int32_t*, int64_t, T*);            \
+  template void relu_forward<T>(T*, int64_t);                                                 \
+  template void relu_backward<T>(const T*, T*, int64_t);                                      \
+  template void gather_final_hidden<T>(const T*, int, int, int, int, T*);                     \
+  template void scatter_final_hidden_grad<T>(const T*, int, int, int, int, T*);               \
   template void embedding_backward<T>(const T*, int, const int32_t*, int64_t, T*);           \
   template void dropout_forward<T>(const T*, int64_t, float, Rng&, T*, T*);                  \
   template void pool_forward<T>(Pool, const T*, int, const int64_t*, const int32_t*, int, int, Padding, T*,    \

@@ -1,5 +1,5 @@
-// Parity of the pooling and ReLU kernels (kernels/pool.h, kernels/relu.h) with the CPU
-// reference (model/cpu_ops.h) over packed and pre/post-padded batches of 1 to 64 reviews.
+// The pooling kernels (kernels/pool.h) against the CPU reference (cpu/cpu_ops.h): mean, max
+// and meanmax, forward and backward, over packed and pre/post-padded batches of 1 to 64.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -9,29 +9,17 @@
 #include "data/batching.h"
 #include "data/token_set.h"
 #include "gpu_test_util.h"
-#include "model/cpu_ops.h"
-#include "pack.h"
-#include "pool.h"
-#include "relu.h"
+#include "cpu/cpu_ops.h"
+#include "kernels/pack.h"
+#include "kernels/pool.h"
 
 namespace rnnb::test {
 namespace {
 
-class PoolKernelTest : public GpuTest {};
+class PoolKernel : public GpuTest {};
 
-TokenSet lengths_set(int reviews, int max_len, uint64_t seed) {
-  Rng rng(seed);
-  TokenSet set;
-  std::vector<int32_t> ids;
-  for (int r = 0; r < reviews; ++r) {
-    ids.assign(1 + rng.below(static_cast<uint64_t>(max_len)), 2);
-    set.add(ids.data(), ids.size(), 0);
-  }
-  return set;
-}
-
-TEST_F(PoolKernelTest, PoolingMatchesReferenceForwardAndBackward) {
-  const TokenSet set = lengths_set(150, 40, 3);
+TEST_F(PoolKernel, PoolingMatchesReferenceForwardAndBackward) {
+  const TokenSet set = random_token_set(150, 3, 40, 3);
   Rng rng(4);
   uint64_t seed = 900;
   for (Pool pool : {Pool::Mean, Pool::Max, Pool::MeanMax})
@@ -41,8 +29,7 @@ TEST_F(PoolKernelTest, PoolingMatchesReferenceForwardAndBackward) {
           const Batch batch = make_batches(set, batch_size, BatchOrder::Random, padding, rng).front();
           SCOPED_TRACE(testing::Message() << pool_name(pool) << " " << padding_name(padding) << " batch "
                                           << batch.size() << " width " << width);
-          const std::vector<int64_t> offsets = cuda::step_row_offsets(batch);
-          ASSERT_EQ(offsets, step_offsets_of(batch.batch_sizes()));
+          const std::vector<int64_t> offsets = step_row_offsets(batch.batch_sizes());
           const int64_t rows = offsets.back();
           const int out_width = pool == Pool::MeanMax ? 2 * width : width;
           auto y = random_floats(static_cast<size_t>(rows) * width, ++seed);
@@ -73,25 +60,6 @@ TEST_F(PoolKernelTest, PoolingMatchesReferenceForwardAndBackward) {
                                   batch.steps, padding, d_argmax.data(), rows, d_dy.data(), stream());
           EXPECT_LT(relative_error(to_host(d_dy, stream()), dy), 1e-6);
         }
-}
-
-TEST_F(PoolKernelTest, ReluForwardAndBackward) {
-  for (int64_t n : {1, 257, 10000}) {
-    auto x = random_floats(static_cast<size_t>(n), 40 + n);
-    x[0] = 0.0f;  // exactly zero: not positive, so no gradient
-    auto grad = random_floats(static_cast<size_t>(n), 50 + n);
-    std::vector<float> act(x.size()), expected_grad = grad;
-    for (size_t i = 0; i < x.size(); ++i) {
-      act[i] = std::max(x[i], 0.0f);
-      if (!(act[i] > 0.0f)) expected_grad[i] = 0.0f;
-    }
-    auto d_x = to_device(x, stream());
-    cuda::relu_forward(d_x.data(), n, stream());
-    EXPECT_TRUE(same_bits(to_host(d_x, stream()), act));
-    auto d_grad = to_device(grad, stream());
-    cuda::relu_backward(d_x.data(), d_grad.data(), n, stream());
-    EXPECT_TRUE(same_bits(to_host(d_grad, stream()), expected_grad));
-  }
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // Reference CPU implementations of the operations the CUDA kernels in kernels/ perform:
-// embedding gather and its gradient, dropout, pooling over time, softmax cross-entropy,
-// global-norm clipping and Adam. They are the specification: the GPU tests compare each kernel against these.
+// embedding gather and its gradient, dropout, final-state and label gathers, pooling over
+// time, the head, softmax cross-entropy, global-norm clipping and Adam. They are the
+// specification: the CPU backend runs them, and the GPU tests compare each kernel with them.
+// (The kernels' batch layout comes from data/batching.h: assemble_tokens, step_row_offsets.)
 #pragma once
 
 #include <cstdint>
@@ -25,9 +27,22 @@ void embedding_backward(const T* dout, int embed, const int32_t* tokens, int64_t
 template <typename T>
 void dropout_forward(const T* in, int64_t n, float p, Rng& rng, T* out, T* mask);
 
-// Row where each step starts in the time-major packed layout, for t = 0..steps (the last
-// entry is the row count): prefix sums of batch_sizes (kernels/pack.h's step_row_offsets).
-std::vector<int64_t> step_offsets_of(const std::vector<int>& batch_sizes);
+// x = max(x, 0) in place; its gradient zeroes grad wherever the unit was not positive.
+template <typename T>
+void relu_forward(T* x, int64_t n);
+template <typename T>
+void relu_backward(const T* act, T* grad, int64_t n);
+
+// features [batch x dirs*hidden] = the top layer's final state of each direction, forward
+// then reverse, from hy [layers*dirs x batch x hidden] (cuDNN's hy layout).
+template <typename T>
+void gather_final_hidden(const T* hy, int layers, int dirs, int batch, int hidden, T* features);
+// Its gradient: zeroes all of dhy, then writes the top layer's blocks from dfeatures.
+template <typename T>
+void scatter_final_hidden_grad(const T* dfeatures, int layers, int dirs, int batch, int hidden, T* dhy);
+
+// out[b] = labels[reviews[b]]: the batch's labels from its split's.
+void gather_labels(const uint8_t* labels, const int32_t* reviews, int batch, uint8_t* out);
 
 // Pooling of the top layer's outputs y [rows x width] (time-major: sequence b at step t is
 // row step_offsets[t] + b) over each sequence's real positions: steps [0, lengths[b]) when
