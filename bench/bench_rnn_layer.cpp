@@ -103,7 +103,7 @@ struct GpuLayerRun {
 
   void run_once() {
     for (const std::vector<int>& lengths : work.lengths) {
-      rnn.set_batch(lengths, padded);
+      rnn.set_batch(lengths, padded, backward);
       rnn.forward(weights.data(), x.data(), y.data(), hy.data(), lstm ? cy.data() : nullptr, backward);
       if (backward) {
         rnn.backward_data(weights.data(), y.data(), dy.data(), dhy.data(), lstm ? dcy.data() : nullptr, dx.data());

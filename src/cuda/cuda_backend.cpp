@@ -215,7 +215,8 @@ class CudaBackend final : public Backend {
       temp = static_cast<double>(
           std::max(rnn_.temp_space_bytes(lengths, false, true), rnn_.temp_space_bytes(lengths, true, true)));
     } catch (const Error& e) {
-      // cuDNN refuses shapes beyond its limits with a bare status: say what to change.
+      // A refused --algo already says what to change; other refusals are of the shape.
+      if (std::string(e.what()).find("cuDNN refuses --algo") != std::string::npos) throw;
       fail(what + " is beyond what cuDNN accepts (" + e.what() + "): lower --batch-size or --max-len");
     }
     // The per-batch buffers, from the same table the allocations use.
@@ -435,7 +436,7 @@ class CudaBackend final : public Backend {
       NvtxRange range("rnn forward");
       rnn_.set_batch(padded ? std::vector<int>(B, batch.steps)
                             : std::vector<int>(batch.lengths.begin(), batch.lengths.end()),
-                     padded);
+                     padded, train);
       RNNB_ASSERT(rnn_.rows() == rows_);
       const bool lstm = model_.cell == Cell::Lstm;
       rnn_.forward(rnn_weights(), typed(buf.x, buf.x_half), typed(buf.y, buf.y_half), typed(buf.hy, buf.hy_half),

@@ -231,17 +231,19 @@ cudnnRNNDescriptor_t CudnnRnn::static_descriptor(bool padded, bool train) const 
   return descriptors_[padded][train || !has_dropout_].get();
 }
 
-cudnnRNNDescriptor_t CudnnRnn::descriptor(bool train) {
-  if (options_.algo != RnnAlgo::PersistDynamic) return static_descriptor(padded_, train);
+cudnnRNNDescriptor_t CudnnRnn::plan(bool padded, bool train, int batch) {
+  if (options_.algo != RnnAlgo::PersistDynamic) return static_descriptor(padded, train);
   // The dynamic persistent kernels are compiled for one mini-batch size: one plan per
   // (layout, mode, batch size), built once and kept.
-  const auto key = std::make_tuple(padded_, train && has_dropout_, batch_);
+  const auto key = std::make_tuple(padded, train && has_dropout_, batch);
   auto found = dynamic_plans_.find(key);
   if (found == dynamic_plans_.end()) {
-    RnnDescriptor plan = make_rnn_descriptor();
-    configure_descriptor(plan.get(), padded_, train);
-    RNN_CHECK(cudnnBuildRNNDynamic(handle_, plan.get(), batch_));
-    found = dynamic_plans_.emplace(key, std::move(plan)).first;
+    const bool saved_padded = padded_;
+    RnnDescriptor built = make_rnn_descriptor();
+    configure_descriptor(built.get(), padded, train);  // sets padded_ for refusal messages
+    RNN_CHECK(cudnnBuildRNNDynamic(handle_, built.get(), batch));
+    padded_ = saved_padded;
+    found = dynamic_plans_.emplace(key, std::move(built)).first;
   }
   return found->second.get();
 }
@@ -288,18 +290,21 @@ void CudnnRnn::describe(cudnnRNNDataDescriptor_t x_desc, cudnnRNNDataDescriptor_
   CUDNN_CHECK(cudnnSetTensorNdDescriptor(h_desc, data_type_, 3, dims, strides));
 }
 
-CudnnRnn::TempSizes CudnnRnn::query_temp_sizes(cudnnRNNDataDescriptor_t x_desc, bool padded) {
+// From the descriptors the calls will use: for persist-dynamic, the plans built for this
+// batch size (an unbuilt descriptor need not report the same sizes).
+CudnnRnn::TempSizes CudnnRnn::query_temp_sizes(cudnnRNNDataDescriptor_t x_desc, bool padded, int batch) {
   TempSizes sizes;
   size_t infer_reserve = 0;
-  RNN_CHECK(cudnnGetRNNTempSpaceSizes(handle_, static_descriptor(padded, true), CUDNN_FWD_MODE_TRAINING, x_desc,
+  RNN_CHECK(cudnnGetRNNTempSpaceSizes(handle_, plan(padded, true, batch), CUDNN_FWD_MODE_TRAINING, x_desc,
                                       &sizes.train_workspace, &sizes.train_reserve));
-  RNN_CHECK(cudnnGetRNNTempSpaceSizes(handle_, static_descriptor(padded, false), CUDNN_FWD_MODE_INFERENCE, x_desc,
+  RNN_CHECK(cudnnGetRNNTempSpaceSizes(handle_, plan(padded, false, batch), CUDNN_FWD_MODE_INFERENCE, x_desc,
                                       &sizes.infer_workspace, &infer_reserve));
   return sizes;
 }
 
-void CudnnRnn::set_batch(const std::vector<int>& lengths, bool padded) {
+void CudnnRnn::set_batch(const std::vector<int>& lengths, bool padded, bool train) {
   padded_ = padded;
+  train_batch_ = train;
   batch_ = static_cast<int>(lengths.size());
   describe(x_desc_.get(), y_desc_.get(), h_desc_.get(), lengths, padded);
   steps_ = lengths.front();
@@ -309,21 +314,18 @@ void CudnnRnn::set_batch(const std::vector<int>& lengths, bool padded) {
     seq_lengths_[b] = padded ? steps_ : lengths[b];
     rows_ += seq_lengths_[b];
   }
-  if (options_.algo == RnnAlgo::PersistDynamic) {
-    descriptor(/*train=*/true);  // builds the plans now, not inside a timed call
-    descriptor(/*train=*/false);
-  }
-
   // Padded batches of one size recur every epoch, packed ones in repeated benchmarks.
   auto key = std::make_pair(padded, padded ? std::vector<int>{batch_, steps_} : lengths);
   auto cached = temp_sizes_.find(key);
   if (cached == temp_sizes_.end()) {
     if (temp_sizes_.size() >= 4096) temp_sizes_.clear();  // bound the cache for endless shapes
-    cached = temp_sizes_.emplace(std::move(key), query_temp_sizes(x_desc_.get(), padded)).first;
+    // Builds persist-dynamic plans now (both modes), not inside a timed call.
+    cached = temp_sizes_.emplace(std::move(key), query_temp_sizes(x_desc_.get(), padded, batch_)).first;
   }
   const TempSizes& sizes = cached->second;
-  workspace_bytes_ = std::max(sizes.train_workspace, sizes.infer_workspace);
-  reserve_bytes_ = sizes.train_reserve;
+  // An inference batch needs no reserve space, and maybe a smaller workspace.
+  workspace_bytes_ = train ? sizes.train_workspace : sizes.infer_workspace;
+  reserve_bytes_ = train ? sizes.train_reserve : 0;
   if (workspace_.size() < workspace_bytes_) workspace_.resize(workspace_bytes_);
   if (reserve_.size() < reserve_bytes_) reserve_.resize(reserve_bytes_);
 
@@ -343,14 +345,13 @@ size_t CudnnRnn::temp_space_bytes(const std::vector<int>& lengths, bool padded, 
   describe(x_desc.get(), y_desc.get(), h_desc.get(), lengths, padded);
   const bool saved_padded = padded_;
   padded_ = padded;  // names the layout in a refusal message
-  const TempSizes sizes = query_temp_sizes(x_desc.get(), padded);
+  const TempSizes sizes = query_temp_sizes(x_desc.get(), padded, static_cast<int>(lengths.size()));
   padded_ = saved_padded;
-  return train ? std::max(sizes.train_workspace, sizes.infer_workspace) + sizes.train_reserve
-               : sizes.infer_workspace;
+  return train ? sizes.train_workspace + sizes.train_reserve : sizes.infer_workspace;
 }
 
 void CudnnRnn::forward(const void* weights, const void* x, void* y, void* hy, void* cy, bool train) {
-  RNNB_ASSERT(batch_ > 0);
+  RNNB_ASSERT(batch_ > 0 && (train_batch_ || !train));
   RNNB_ASSERT(shape_.cell == Cell::Lstm || cy == nullptr);
   RNN_CHECK(cudnnRNNForward(handle_, descriptor(train),
                             train ? CUDNN_FWD_MODE_TRAINING : CUDNN_FWD_MODE_INFERENCE,
@@ -362,7 +363,7 @@ void CudnnRnn::forward(const void* weights, const void* x, void* y, void* hy, vo
 
 void CudnnRnn::backward_data(const void* weights, const void* y, const void* dy, const void* dhy,
                              const void* dcy, void* dx) {
-  RNNB_ASSERT(batch_ > 0 && dy != nullptr);
+  RNNB_ASSERT(batch_ > 0 && train_batch_ && dy != nullptr);
   RNN_CHECK(cudnnRNNBackwardData_v8(handle_, descriptor(true), dev_seq_lengths_.data(), y_desc_.get(), y,
                                     dy, x_desc_.get(), dx, h_desc_.get(), /*hx=*/nullptr, dhy,
                                     /*dhx=*/nullptr, h_desc_.get(), /*cx=*/nullptr, dcy,
@@ -371,7 +372,7 @@ void CudnnRnn::backward_data(const void* weights, const void* y, const void* dy,
 }
 
 void CudnnRnn::backward_weights(const void* x, const void* y, void* dweights) {
-  RNNB_ASSERT(batch_ > 0);
+  RNNB_ASSERT(batch_ > 0 && train_batch_);
   RNN_CHECK(cudnnRNNBackwardWeights_v8(handle_, descriptor(true), CUDNN_WGRAD_MODE_ADD,
                                        dev_seq_lengths_.data(), x_desc_.get(), x, h_desc_.get(),
                                        /*hx=*/nullptr, y_desc_.get(), y, weight_space_bytes_,

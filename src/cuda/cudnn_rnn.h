@@ -94,19 +94,22 @@ class CudnnRnn {
       for (size_t i = 0; i < p.count; ++i) canonical[p.canonical + i] = space[p.space + i];
   }
 
-  // Describes the next batch: per-sequence lengths (non-increasing, >= 1) and whether it
-  // is padded (then every sequence runs max(lengths) steps). Uploads the lengths to the
-  // device (asynchronously) and grows the workspace and reserve space as needed.
-  // Temp-space sizes are cached per batch shape; persist-dynamic plans per batch size.
-  void set_batch(const std::vector<int>& lengths, bool padded);
+  // Describes the next batch: per-sequence lengths (non-increasing, >= 1), whether it is
+  // padded (then every sequence runs max(lengths) steps), and whether it trains (only then
+  // is a reserve space kept). Uploads the lengths to the device (asynchronously) and grows
+  // the workspace and reserve space as needed. Temp-space sizes are cached per batch
+  // shape; persist-dynamic plans are built once per layout, mode and batch size.
+  void set_batch(const std::vector<int>& lengths, bool padded, bool train);
   int64_t rows() const { return rows_; }  // N: rows of x and y
 
-  // Workspace + reserve-space bytes that a batch with these lengths needs.
+  // Workspace + reserve-space bytes that a batch with these lengths needs (for
+  // persist-dynamic, from the plan for its batch size, built here if new).
   size_t temp_space_bytes(const std::vector<int>& lengths, bool padded, bool train);
   // Persist-dynamic plans built so far (one per layout, mode and batch size).
   size_t dynamic_plans() const { return dynamic_plans_.size(); }
 
-  // Runs the stack on the batch of the last set_batch(). With train, keeps what the
+  // Runs the stack on the batch of the last set_batch() (train only after a training
+  // set_batch). With train, keeps what the
   // backward calls need in the reserve space and applies dropout between layers.
   // cy is for LSTM only (null otherwise); hy/cy may be null when not wanted.
   void forward(const void* weights, const void* x, void* y, void* hy, void* cy, bool train);
@@ -123,13 +126,14 @@ class CudnnRnn {
   };
   void configure_descriptor(cudnnRNNDescriptor_t desc, bool padded, bool train);
   std::vector<WeightPiece> query_weight_map(cudnnRNNDescriptor_t desc);
-  // The descriptor for the current batch's layout in training or inference mode (for
-  // persist-dynamic, the plan built for its batch size).
-  cudnnRNNDescriptor_t descriptor(bool train);
+  // The descriptor for a layout and mode; for persist-dynamic, the plan built (once) for
+  // that batch size. descriptor() is the current batch's.
+  cudnnRNNDescriptor_t plan(bool padded, bool train, int batch);
+  cudnnRNNDescriptor_t descriptor(bool train) { return plan(padded_, train, batch_); }
   cudnnRNNDescriptor_t static_descriptor(bool padded, bool train) const;
   void describe(cudnnRNNDataDescriptor_t x_desc, cudnnRNNDataDescriptor_t y_desc,
                 cudnnTensorDescriptor_t h_desc, const std::vector<int>& lengths, bool padded);
-  TempSizes query_temp_sizes(cudnnRNNDataDescriptor_t x_desc, bool padded);
+  TempSizes query_temp_sizes(cudnnRNNDataDescriptor_t x_desc, bool padded, int batch);
   void check(cudnnStatus_t status, const char* call, const char* file, int line) const;
 
   cudnnHandle_t handle_;
@@ -148,6 +152,7 @@ class CudnnRnn {
 
   // The current batch.
   bool padded_ = false;
+  bool train_batch_ = false;
   int batch_ = 0;
   int steps_ = 0;
   int64_t rows_ = 0;

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -21,14 +22,19 @@
 
 namespace rnnb::test {
 
-// Tests derive from this: SetUp skips the test when there is no usable CUDA device, and
-// otherwise gives the test its own non-blocking stream, the one every transfer and kernel
-// of the test runs on (so none of them can race another).
+// Tests derive from this: SetUp skips the test when there is no usable CUDA device (fails
+// it instead under RNNB_REQUIRE_GPU=1, as on the GPU machine, where a skip would hide a
+// driver that cannot run this build), and otherwise gives the test its own non-blocking
+// stream, the one every transfer and kernel of the test runs on (so none can race another).
 class GpuTest : public ::testing::Test {
  protected:
   void SetUp() override {
     std::string why;
-    if (!cuda::gpu_available(&why)) GTEST_SKIP() << "no GPU found (" << why << ")";
+    if (!cuda::gpu_available(&why)) {
+      const char* require = std::getenv("RNNB_REQUIRE_GPU");
+      if (require && std::string(require) == "1") FAIL() << "RNNB_REQUIRE_GPU=1 but no GPU found (" << why << ")";
+      GTEST_SKIP() << "no GPU found (" << why << ")";
+    }
     stream_ = std::make_unique<cuda::Stream>();
   }
   cudaStream_t stream() const { return stream_->get(); }

@@ -178,7 +178,7 @@ Results run_gpu(const RnnCase& c, const Inputs& in) {
   dhy_dev.upload(in.dhy);
   dcy_dev.upload(in.dcy);
 
-  rnn.set_batch(c.lengths, c.padded);
+  rnn.set_batch(c.lengths, c.padded, /*train=*/true);
   RNNB_ASSERT(rnn.rows() == static_cast<int64_t>(in.rows));
   rnn.forward(w.data(), x_dev.data(), y_dev.data(), hy_dev.data(), lstm ? cy_dev.data() : nullptr,
               /*train=*/true);
@@ -328,8 +328,8 @@ TEST_F(CudnnRnnAlgo, DynamicPlansAreBuiltOncePerBatchSize) {
     CudnnRnn rnn(sh.handle.get(), RnnShape{Cell::Gru, 16, 32, 1, 1},
                  RnnOptions{RnnAlgo::PersistDynamic, RnnMath::Fp32, 0.0f, 1});
     for (int round = 0; round < 3; ++round) {
-      rnn.set_batch({5, 5, 5, 5}, /*padded=*/true);
-      rnn.set_batch({5, 5}, /*padded=*/true);
+      rnn.set_batch({5, 5, 5, 5}, /*padded=*/true, /*train=*/true);
+      rnn.set_batch({5, 5}, /*padded=*/true, /*train=*/false);
     }
     // Without dropout, training and inference share a plan: one per batch size.
     EXPECT_EQ(rnn.dynamic_plans(), 2u);
@@ -354,7 +354,7 @@ TEST_F(CudnnRnnAlgo, InferenceIgnoresDropoutBetweenLayers) {
       y(false, in.rows * shape.output(), stream);
   w.upload(space);
   x.upload(in.x);
-  rnn.set_batch(c.lengths, false);
+  rnn.set_batch(c.lengths, false, /*train=*/false);
   rnn.forward(w.data(), x.data(), y.data(), nullptr, nullptr, /*train=*/false);
   const std::vector<float> first = y.download();
   rnn.forward(w.data(), x.data(), y.data(), nullptr, nullptr, /*train=*/false);

@@ -108,6 +108,10 @@ TEST_P(GradientParity, OneStepGradientMatchesCpuInEveryBlock) {
             cpu->train_step(Slot::Train, batch, 1e-3f);
             gpu->train_step(Slot::Train, batch, 1e-3f);
             const std::vector<float> gc = cpu->last_gradient(), gg = gpu->last_gradient();
+            // Not vacuous: full-size gradients, and a CPU gradient that is not all zeros.
+            ASSERT_EQ(gc.size(), ParamLayout(model).total);
+            ASSERT_EQ(gg.size(), gc.size());
+            ASSERT_GT(test::relative_error(std::vector<float>(gc.size(), 0.0f), gc), 0.0);
             const BlockErrors e = block_errors(model, gg, gc);
             ++cases;
             const std::string name = describe(model, padding);
@@ -164,7 +168,10 @@ TEST_F(ReducedPrecisionGradients, StayWithinTheirBoundsOverFiveSteps) {
         for (size_t step = 0; step < 5; ++step) {
           cpu->train_step(Slot::Train, batches[step], small_optim().lr);
           gpu->train_step(Slot::Train, batches[step], small_optim().lr);
-          const BlockErrors e = block_errors(model, gpu->last_gradient(), cpu->last_gradient());
+          const std::vector<float> gc = cpu->last_gradient(), gg = gpu->last_gradient();
+          ASSERT_EQ(gc.size(), ParamLayout(model).total);
+          ASSERT_EQ(gg.size(), gc.size());
+          const BlockErrors e = block_errors(model, gg, gc);
           EXPECT_LE(e.worst(), grad_bound) << "step " << step << ": " << format(e);
           const BatchStats cs = cpu->take_stats(), gs = gpu->take_stats();
           EXPECT_EQ(gs.skipped, 0) << "step " << step;
@@ -236,6 +243,48 @@ TEST_F(Fp16LossScaling, LongSequenceGradientsSurvive) {
   RecordProperty("underflowed_unscaled", std::to_string(lost_unscaled));
   EXPECT_LE(lost_scaled, lost_unscaled);
   EXPECT_LE(static_cast<double>(lost_scaled), 0.01 * static_cast<double>(layout.head_w - layout.embedding));
+}
+
+// The unscaling reaches Adam: without clipping (whose factor would hide a missing 1/S, since
+// it divides by the scaled norm) and with weight decay (which a gradient S times too large
+// would drown), three fp16 steps move the parameters as the fp32 CPU backend's do. A
+// dropped 1/S makes the update's error of order one.
+TEST_F(Fp16LossScaling, UnscaledUpdateWithoutClippingMatchesTheCpu) {
+  for (Cell cell : {Cell::Gru, Cell::Lstm}) {
+    const ModelConfig model = small_model(cell);
+    const TokenSet set = test::random_token_set(30, 40, 12, 61);
+    Rng rng(8);
+    const auto batches = make_batches(set, 8, BatchOrder::Random, Padding::None, rng);
+    ASSERT_GE(batches.size(), 3u);
+    OptimConfig optim = small_optim();
+    optim.clip_norm = 0.0f;
+    optim.weight_decay = 0.1f;
+    optim.lr = 1e-2f;
+    BackendOptions options;
+    options.math = "fp16";
+    auto cpu = make_cpu_backend(model, optim, BackendOptions{}, 5);
+    auto gpu = make_cuda_backend(model, optim, options, 5);
+    const TrainState start = initial_state(model, 5);
+    cpu->set_state(start);
+    gpu->set_state(start);
+    cpu->attach(Slot::Train, set);
+    gpu->attach(Slot::Train, set);
+    for (size_t step = 0; step < 3; ++step) {
+      cpu->train_step(Slot::Train, batches[step], optim.lr);
+      gpu->train_step(Slot::Train, batches[step], optim.lr);
+    }
+    EXPECT_EQ(gpu->take_stats().skipped, 0);
+    const std::vector<float> cpu_params = cpu->state().params, gpu_params = gpu->state().params;
+    ASSERT_EQ(gpu_params.size(), start.params.size());
+    std::vector<float> cpu_delta(start.params.size()), gpu_delta(start.params.size());
+    for (size_t i = 0; i < start.params.size(); ++i) {
+      cpu_delta[i] = cpu_params[i] - start.params[i];
+      gpu_delta[i] = gpu_params[i] - start.params[i];
+    }
+    const double err = test::relative_error(gpu_delta, cpu_delta);
+    RecordProperty(std::string("update_rel_err_") + cell_name(cell), std::to_string(err));
+    EXPECT_LE(err, kFp16GradBound) << cell_name(cell);
+  }
 }
 
 // A loss scale so large that the scaled gradient overflows fp16: every step is skipped by
