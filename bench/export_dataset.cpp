@@ -115,7 +115,7 @@ int export_all(const std::string& out_dir, int epochs, const Mode& mode) {
     const ModelConfig& m = setup.model;
     const OptimConfig& o = setup.optim;
     const std::string model = JsonLine()
-                                  .add("cell", cell_name(m.cell))
+                                  .add("cell", enum_name(m.cell))
                                   .add("vocab_size", m.vocab_size)
                                   .add("embed", m.embed)
                                   .add("hidden", m.hidden)
@@ -124,7 +124,7 @@ int export_all(const std::string& out_dir, int epochs, const Mode& mode) {
                                   .add("rnn_dropout", static_cast<double>(m.rnn_dropout))
                                   .add("head_dropout", static_cast<double>(m.head_dropout))
                                   .add("classes", m.classes)
-                                  .add("pool", pool_name(m.pool))
+                                  .add("pool", enum_name(m.pool))
                                   .add("embed_dropout", static_cast<double>(m.embed_dropout))
                                   .add("head_hidden", m.head_hidden)
                                   .str();
@@ -138,8 +138,8 @@ int export_all(const std::string& out_dir, int epochs, const Mode& mode) {
                                   .str();
     const std::string train = JsonLine()
                                   .add("batch_size", setup.train.batch_size)
-                                  .add("batching", batch_order_name(setup.train.batching))
-                                  .add("padding", padding_name(setup.train.padding))
+                                  .add("batching", enum_name(setup.train.batching))
+                                  .add("padding", enum_name(setup.train.padding))
                                   .add("seed", static_cast<int64_t>(setup.train.seed))
                                   .add("epochs_exported", epochs)
                                   .str();

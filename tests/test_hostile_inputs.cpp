@@ -230,16 +230,16 @@ TEST(NumericalFaults, SkippedStepChangesNothingAndIsCounted) {
   ToyFault toy;
   const fs::path out = fs::temp_directory_path() / ("rnnb_nan_" + std::to_string(::getpid()));
   fs::remove_all(out);
-  BackendOptions poisoned;
+  BackendHooks poisoned;
   poisoned.inject_nan_at_step = 25;
-  auto backend = make_cpu_backend(toy.model, toy.optim, poisoned, 3);
+  auto backend = make_cpu_backend(toy.model, toy.optim, BackendOptions{}, 3, poisoned);
   Trainer(*backend, toy.train, toy.validation, toy.test, toy.options(out, true), toy.base).run(nullptr);
   const TrainState state = backend->state();
   EXPECT_EQ(state.adam_step, 3 * 20 - 1);
   for (float v : state.params) ASSERT_TRUE(std::isfinite(v));
 
   // The step itself: a poisoned step leaves parameters, moments and the step count alone.
-  auto a = make_cpu_backend(toy.model, toy.optim, poisoned, 3);
+  auto a = make_cpu_backend(toy.model, toy.optim, BackendOptions{}, 3, poisoned);
   a->attach(Slot::Train, toy.train);
   Rng order(1);
   const std::vector<Batch> batches = make_batches(toy.train, 16, BatchOrder::Sequential, Padding::None, order);

@@ -114,8 +114,8 @@ INSTANTIATE_TEST_SUITE_P(
                       GradCase{Cell::RnnTanh, Pool::MeanMax, 0, Padding::None, true},
                       GradCase{Cell::Gru, Pool::Max, 4, Padding::Pre, false}),
     [](const ::testing::TestParamInfo<GradCase>& info) {
-      std::string name = cell_name(info.param.cell) + "_" + pool_name(info.param.pool) + "_h" +
-                         std::to_string(info.param.head_hidden) + "_" + padding_name(info.param.padding) +
+      std::string name = enum_name(info.param.cell) + "_" + enum_name(info.param.pool) + "_h" +
+                         std::to_string(info.param.head_hidden) + "_" + enum_name(info.param.padding) +
                          (info.param.bidirectional ? "_bi" : "_uni");
       for (char& ch : name)
         if (ch == '-') ch = '_';

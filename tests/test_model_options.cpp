@@ -162,7 +162,7 @@ TEST(ModelOptions, PooledModelsWithAHiddenHeadLayerLearnPackedAndPadded) {
       auto backend = make_cpu_backend(model, optim, BackendOptions{}, 5);
       Trainer trainer(*backend, data.train, data.validation, data.test, options, testing::checkpoint_base(model, optim));
       const TrainSummary s = trainer.run(nullptr);
-      EXPECT_GT(s.test.accuracy, 0.9) << pool_name(pool) << " " << padding_name(padding);
+      EXPECT_GT(s.test.accuracy, 0.9) << enum_name(pool) << " " << enum_name(padding);
     }
   fs::remove_all(dir);
 }

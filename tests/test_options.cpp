@@ -1,6 +1,9 @@
 // Option parsing: defaults, presets, validation and the messages users see.
 #include <gtest/gtest.h>
 
+#include <set>
+#include <sstream>
+
 #include "cli/options.h"
 #include "cli/presets.h"
 #include "cli/run_config.h"
@@ -72,6 +75,53 @@ TEST(Options, DataSettingsRoundTrip) {
   EXPECT_EQ(b.max_len, 200);
   EXPECT_TRUE(b.truncate_pre);
   EXPECT_THROW(apply_data_settings("garbage", b), Error);
+}
+
+// Every enum's table: each listed name parses back to its value, aliases parse but are not
+// listed, and an unknown name is a UsageError naming the option and the accepted names.
+template <typename E, size_t N>
+void expect_consistent(const NameTable<E, N>& table) {
+  std::set<std::string> listed;  // the words of "a, b or c"
+  std::istringstream words(table.choices(false));
+  for (std::string word; words >> word;)
+    if (word != "or") listed.insert(word.back() == ',' ? word.substr(0, word.size() - 1) : word);
+  for (const NamedValue<E>& e : table.entries) {
+    EXPECT_EQ(table.parse(e.name), e.value) << e.name;
+    if (!e.alias) {
+      EXPECT_EQ(table.name(e.value), e.name);
+    }
+    EXPECT_EQ(listed.count(std::string(e.name)), e.alias ? 0u : 1u) << e.name;
+  }
+  try {
+    table.parse("no-such-name");
+    ADD_FAILURE() << table.what;
+  } catch (const UsageError& error) {
+    EXPECT_NE(std::string(error.what()).find(std::string(table.what) + " 'no-such-name' (expected " +
+                                             table.choices(false) + ")"),
+              std::string::npos)
+        << error.what();
+  }
+}
+
+TEST(NameTables, NamesParsesAndHelpComeFromOneTable) {
+  expect_consistent(kCellNames);
+  expect_consistent(kPoolNames);
+  expect_consistent(kPaddingNames);
+  expect_consistent(kBatchOrderNames);
+  expect_consistent(kRnnAlgoNames);
+  expect_consistent(kRnnMathNames);
+  EXPECT_EQ(parse_enum<Cell>("rnn"), Cell::RnnTanh);
+  EXPECT_EQ(enum_name(Padding::None), "packed");
+  EXPECT_EQ(parse_enum<Padding>("none"), Padding::None);
+  EXPECT_EQ(kRnnMathNames.choices(false), "fp32, tf32 or fp16");
+  EXPECT_EQ(backend_options(Options::parse("train", {"--algo", "persist-dynamic"})).algo, RnnAlgo::PersistDynamic);
+  EXPECT_THROW(backend_options(Options::parse("train", {"--algo", "fastest"})), UsageError);
+  // --help shows every listed name of the table.
+  for (const OptionSpec& spec : option_table()) {
+    if (spec.name == "math") {
+      EXPECT_NE(spec.help.find(kRnnMathNames.choices()), std::string::npos);
+    }
+  }
 }
 
 TEST(Presets, EveryPresetParsesIntoAValidConfiguration) {

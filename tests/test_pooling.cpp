@@ -71,7 +71,7 @@ TEST(Pooling, GradientsMatchFiniteDifferences) {
   Rng rng(11);
   for (Pool pool : {Pool::Mean, Pool::Max, Pool::MeanMax})
     for (const Layout& layout : kLayouts) {
-      SCOPED_TRACE(pool_name(pool) + " " + padding_name(layout.padding) + " batch " +
+      SCOPED_TRACE(enum_name(pool) + " " + enum_name(layout.padding) + " batch " +
                    std::to_string(layout.batch()));
       const std::vector<int64_t> offsets = layout.offsets();
       const Vec y = random_vec(static_cast<size_t>(layout.rows()) * width, rng);
@@ -97,7 +97,7 @@ TEST(Pooling, GradientsMatchFiniteDifferences) {
 TEST(Pooling, OnlyRealPositionsCountAndPaddingGetsNoGradient) {
   const int width = 2;
   for (const Layout& layout : {kLayouts[1], kLayouts[2]}) {
-    SCOPED_TRACE(padding_name(layout.padding));
+    SCOPED_TRACE(enum_name(layout.padding));
     const std::vector<int64_t> offsets = layout.offsets();
     Vec y(static_cast<size_t>(layout.rows()) * width);
     // Real rows hold t + 1 (column 0) and -(t + 1) (column 1); padding rows hold 1000.
@@ -169,9 +169,9 @@ TEST(Pooling, FeatureWidthAndLayoutFollowThePooling) {
   m.head_hidden = 0;
   const ParamLayout plain(m);
   EXPECT_EQ(plain.hidden_w, plain.total);  // no hidden layer: nothing after the output layer
-  EXPECT_EQ(parse_pool("meanmax"), Pool::MeanMax);
-  EXPECT_EQ(pool_name(parse_pool("max")), "max");
-  EXPECT_THROW(parse_pool("sum"), UsageError);
+  EXPECT_EQ(parse_enum<Pool>("meanmax"), Pool::MeanMax);
+  EXPECT_EQ(enum_name(parse_enum<Pool>("max")), "max");
+  EXPECT_THROW(parse_enum<Pool>("sum"), UsageError);
 }
 
 // The head with and without its hidden ReLU layer: every parameter's and the features'
@@ -224,7 +224,7 @@ TEST(Head, GradientsMatchFiniteDifferences) {
 // backward(dy = pool_backward(g)) against finite differences, packed and padded.
 TEST(Pooling, GradientFlowsThroughTheRecurrentStack) {
   for (const Layout& layout : {kLayouts[0], kLayouts[2]}) {
-    SCOPED_TRACE(padding_name(layout.padding));
+    SCOPED_TRACE(enum_name(layout.padding));
     const RnnShape shape{Cell::Gru, 3, 4, 1, 2};
     Rng rng(3);
     const std::vector<int> sizes = layout.batch_sizes();

@@ -54,7 +54,7 @@ TEST(Training, EveryCellLearnsTheToyTaskPackedAndPadded) {
   for (Cell cell : {Cell::Gru, Cell::Lstm, Cell::RnnTanh}) {
     for (Padding padding : {Padding::None, Padding::Pre}) {
       const TrainSummary s = train_toy(cell, padding, dir).summary;
-      EXPECT_GT(s.test.accuracy, 0.9) << cell_name(cell) << " " << padding_name(padding);
+      EXPECT_GT(s.test.accuracy, 0.9) << enum_name(cell) << " " << enum_name(padding);
       EXPECT_EQ(s.test.count, 200);
     }
   }

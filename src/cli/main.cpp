@@ -72,17 +72,18 @@ int run_train(Options options) {
   if (resuming && resume.vocab_fingerprint != base.vocab_fingerprint)
     fail("--resume: the checkpoint's vocabulary does not match this data (different dataset or settings)");
 
-  auto backend = make_backend(options.text("device"), base.model, base.optim, backend_settings, train.seed);
+  auto backend =
+      make_backend(options.text("device"), base.model, base.optim, backend_settings, train.seed, backend_hooks());
 
-  std::cerr << "training " << cell_name(base.model.cell) << " (" << base.model.layers << " layer"
+  std::cerr << "training " << enum_name(base.model.cell) << " (" << base.model.layers << " layer"
             << (base.model.layers > 1 ? "s" : "") << (base.model.bidirectional ? ", bidirectional" : "")
             << ", embed " << base.model.embed << ", hidden " << base.model.hidden
-            << (base.model.pool != Pool::Last ? ", pool " + pool_name(base.model.pool) : "")
+            << (base.model.pool != Pool::Last ? ", pool " + enum_name(base.model.pool) : "")
             << (base.model.head_hidden > 0 ? ", head hidden " + std::to_string(base.model.head_hidden) : "")
             << ", vocabulary "
             << base.model.vocab_size << ") on " << backend->name() << ": " << dataset.train.size()
             << " train / " << dataset.validation.size() << " validation / " << dataset.test.size()
-            << " test reviews, " << padding_name(train.padding) << ", batch " << train.batch_size << "\n";
+            << " test reviews, " << enum_name(train.padding) << ", batch " << train.batch_size << "\n";
   if (resuming && backend->name().starts_with("cuda") && base.model.rnn_dropout > 0.0f && base.model.layers > 1)
     std::cerr << "warning: cuDNN's dropout generator between layers is not saved in checkpoints: this resumed run "
                  "draws other --dropout masks than an uninterrupted one would (it is not bit-identical)\n";
@@ -116,7 +117,7 @@ int run_eval(const Options& options) {
 
   Options run_options = Options::parse("train", {});
   run_options.restore(checkpoint.run_settings);
-  const Padding padding = parse_padding(run_options.text("padding"));
+  const Padding padding = parse_enum<Padding>(run_options.text("padding"));
   const int batch_size = options.given("batch-size") ? options.integer("batch-size", 1, 1 << 20)
                                                      : run_options.integer("batch-size", 1, 1 << 20);
   auto backend = restore_backend(options, checkpoint);
@@ -156,7 +157,7 @@ int run_predict(const Options& options) {
   backend->attach(Slot::Scratch, set);
   Rng unused(0);
   for (const Batch& batch :
-       make_batches(set, 64, BatchOrder::Sequential, parse_padding(run_options.text("padding")), unused)) {
+       make_batches(set, 64, BatchOrder::Sequential, parse_enum<Padding>(run_options.text("padding")), unused)) {
     std::vector<float> probability(batch.size());
     backend->evaluate(Slot::Scratch, batch, probability.data());
     for (int b = 0; b < batch.size(); ++b) {

@@ -81,7 +81,7 @@ void apply_data_settings(const std::string& settings, DataOptions& d) {
 
 ModelConfig model_config(const Options& o, int vocab_size) {
   ModelConfig m;
-  m.cell = parse_cell(o.text("cell"));
+  m.cell = parse_enum<Cell>(o.text("cell"));
   m.vocab_size = vocab_size;
   m.embed = o.integer("embed", 1, 65536);
   m.hidden = o.integer("hidden", 1, 65536);
@@ -89,7 +89,7 @@ ModelConfig model_config(const Options& o, int vocab_size) {
   m.bidirectional = o.flag("bidirectional");
   m.rnn_dropout = static_cast<float>(o.number("dropout", 0.0, 0.95));
   m.head_dropout = static_cast<float>(o.number("head-dropout", 0.0, 0.95));
-  m.pool = parse_pool(o.text("pool"));
+  m.pool = parse_enum<Pool>(o.text("pool"));
   m.embed_dropout = static_cast<float>(o.number("embed-dropout", 0.0, 0.95));
   m.head_hidden = o.integer("head-hidden", 0, 65536);
   return m;
@@ -109,8 +109,8 @@ TrainOptions train_options(const Options& o) {
   t.patience = o.integer("patience", 0, 100000);
   t.lr_plateau = o.integer("lr-plateau", 0, 100000);
   t.batch_size = o.integer("batch-size", 1, 1 << 20);
-  t.batching = parse_batch_order(o.text("batching"));
-  t.padding = parse_padding(o.text("padding"));
+  t.batching = parse_enum<BatchOrder>(o.text("batching"));
+  t.padding = parse_enum<Padding>(o.text("padding"));
   t.seed = static_cast<uint64_t>(o.integer("seed", 0, 2'000'000'000));
   t.out_dir = o.text("out");
   if (t.out_dir.empty()) throw UsageError("--out must name a folder");
@@ -127,18 +127,18 @@ BackendOptions backend_options(const Options& o) {
   BackendOptions b;
   b.threads = o.integer("threads", 0, 1024);
   if (o.command() == "train") {
-    b.algo = o.text("algo");
-    b.math = o.text("math");
+    b.algo = parse_enum<RnnAlgo>(o.text("algo"));
+    b.math = parse_enum<RnnMath>(o.text("math"));
     b.deterministic = o.flag("deterministic");
     b.profile_steps = o.text("profile-steps");
-    b.inject_nan_at_step = test_hook("RNNB_INJECT_NAN_AT_STEP");
-    if (b.algo != "standard" && b.algo != "persist-static" && b.algo != "persist-dynamic" &&
-        b.algo != "persist-static-small-h")
-      throw UsageError("--algo takes standard, persist-static, persist-dynamic or persist-static-small-h");
-    if (b.math != "fp32" && b.math != "tf32" && b.math != "fp16")
-      throw UsageError("--math takes fp32, tf32 or fp16");
   }
   return b;
+}
+
+BackendHooks backend_hooks() {
+  BackendHooks h;
+  h.inject_nan_at_step = test_hook("RNNB_INJECT_NAN_AT_STEP");
+  return h;
 }
 
 void check_device(const std::string& device) {
@@ -147,12 +147,12 @@ void check_device(const std::string& device) {
 }
 
 std::unique_ptr<Backend> make_backend(const std::string& device, const ModelConfig& model, const OptimConfig& optim,
-                                      const BackendOptions& backend, uint64_t seed) {
+                                      const BackendOptions& backend, uint64_t seed, const BackendHooks& hooks) {
   check_device(device);
-  if (device == "cpu") return make_cpu_backend(model, optim, backend, seed);
+  if (device == "cpu") return make_cpu_backend(model, optim, backend, seed, hooks);
   if (device == "cuda") {
     try {
-      return make_cuda_backend(model, optim, backend, seed);
+      return make_cuda_backend(model, optim, backend, seed, hooks);
     } catch (const NoGpuError& e) {
       fail(std::string("--device cuda: ") + e.what());
     }
@@ -161,14 +161,14 @@ std::unique_ptr<Backend> make_backend(const std::string& device, const ModelConf
     std::cerr << "this build has no cuDNN backend; running on the CPU\n";
   } else {
     try {
-      return make_cuda_backend(model, optim, backend, seed);
+      return make_cuda_backend(model, optim, backend, seed, hooks);
     } catch (const NoGpuError& e) {
       std::cerr << "no GPU found; running on the CPU (" << e.detail() << ")\n";
     } catch (const Error& e) {
       std::cerr << "the GPU is not usable (" << e.what() << "); running on the CPU\n";
     }
   }
-  return make_cpu_backend(model, optim, backend, seed);
+  return make_cpu_backend(model, optim, backend, seed, hooks);
 }
 
 }  // namespace rnnb

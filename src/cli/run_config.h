@@ -22,6 +22,8 @@ ModelConfig model_config(const Options& options, int vocab_size);
 OptimConfig optim_config(const Options& options);
 TrainOptions train_options(const Options& options);
 BackendOptions backend_options(const Options& options);
+// The backend's test hooks, from the environment (docs/RELIABILITY.md).
+BackendHooks backend_hooks();
 
 // Throws UsageError unless the device is cpu, cuda or auto.
 void check_device(const std::string& device);
@@ -29,6 +31,6 @@ void check_device(const std::string& device);
 // --device cpu|cuda|auto.
 std::unique_ptr<Backend> make_backend(const std::string& device, const ModelConfig& model,
                                       const OptimConfig& optim, const BackendOptions& backend,
-                                      uint64_t seed);
+                                      uint64_t seed, const BackendHooks& hooks = {});
 
 }  // namespace rnnb

@@ -19,17 +19,17 @@ namespace {
 class CpuBackend final : public Backend {
  public:
   CpuBackend(const ModelConfig& model, const OptimConfig& optim, const BackendOptions& options,
-             uint64_t seed)
+             uint64_t seed, const BackendHooks& hooks)
       : model_(model),
         optim_(optim),
         layout_(model),
         rnn_(model.rnn_shape(), model.rnn_dropout),
         state_(initial_state(model, seed)),
         grad_(layout_.total, 0.0f) {
-    if (options.algo != "standard" || options.math != "fp32" || options.loss_scale != 0.0f)
+    if (options.algo != RnnAlgo::Standard || options.math != RnnMath::Fp32 || options.loss_scale != 0.0f)
       throw UsageError("--algo and --math other than standard/fp32 need --device cuda");
     set_blas_threads(options.threads);
-    inject_nan_at_step_ = options.inject_nan_at_step;
+    inject_nan_at_step_ = hooks.inject_nan_at_step;
     dropout_rng_.set_state(state_.dropout_rng);
   }
 
@@ -218,8 +218,9 @@ class CpuBackend final : public Backend {
 }  // namespace
 
 std::unique_ptr<Backend> make_cpu_backend(const ModelConfig& model, const OptimConfig& optim,
-                                          const BackendOptions& options, uint64_t seed) {
-  return std::make_unique<CpuBackend>(model, optim, options, seed);
+                                          const BackendOptions& options, uint64_t seed,
+                                          const BackendHooks& hooks) {
+  return std::make_unique<CpuBackend>(model, optim, options, seed, hooks);
 }
 
 }  // namespace rnnb

@@ -65,10 +65,11 @@ std::optional<std::array<int64_t, 2>> parse_profile_steps(const std::string& tex
 class CudaBackend final : public Backend {
  public:
   CudaBackend(const ModelConfig& model, const OptimConfig& optim, const BackendOptions& options,
-              uint64_t seed)
+              uint64_t seed, const BackendHooks& hooks)
       : model_(model),
         optim_(optim),
         options_(options),
+        hooks_(hooks),
         canonical_(model),
         profile_steps_(parse_profile_steps(options.profile_steps)),
         device_(select_device(options.device_index)),
@@ -142,7 +143,7 @@ class CudaBackend final : public Backend {
     nonfinite_snapshot(guard_.data(), loss_sum_.data(), correct_.data(), stream_.get());
     forward(slot, batch, /*train=*/true, nullptr);
     backward(batch);
-    if (steps_taken_ == options_.inject_nan_at_step)  // test hook: all-ones bytes are a NaN
+    if (steps_taken_ == hooks_.inject_nan_at_step)  // test hook: all-ones bytes are a NaN
       CUDA_CHECK(cudaMemsetAsync(grad_.data() + total_ / 2, 0xFF, sizeof(float), stream_.get()));
     {
       NvtxRange range("optimizer");
@@ -296,8 +297,8 @@ class CudaBackend final : public Backend {
     CUDA_CHECK(cudaGetDeviceProperties(&prop, device_));
     device_name_ = prop.name;
     RnnOptions rnn_options;
-    rnn_options.algo = parse_rnn_algo(options.algo);
-    rnn_options.math = parse_rnn_math(options.math);
+    rnn_options.algo = options.algo;
+    rnn_options.math = options.math;
     rnn_options.dropout = model.rnn_dropout;
     rnn_options.seed = seed ^ 0x9e3779b97f4a7c15ULL;
     return CudnnRnn(cudnn_.get(), model.rnn_shape(), rnn_options);
@@ -538,6 +539,7 @@ class CudaBackend final : public Backend {
   ModelConfig model_;
   OptimConfig optim_;
   BackendOptions options_;
+  BackendHooks hooks_;
   ParamLayout canonical_;
   std::optional<std::array<int64_t, 2>> profile_steps_;
   std::string device_name_;
@@ -582,8 +584,9 @@ class CudaBackend final : public Backend {
 bool cuda_backend_built() { return true; }
 
 std::unique_ptr<Backend> make_cuda_backend(const ModelConfig& model, const OptimConfig& optim,
-                                           const BackendOptions& options, uint64_t seed) {
-  return std::make_unique<cuda::CudaBackend>(model, optim, options, seed);
+                                           const BackendOptions& options, uint64_t seed,
+                                           const BackendHooks& hooks) {
+  return std::make_unique<cuda::CudaBackend>(model, optim, options, seed, hooks);
 }
 
 }  // namespace rnnb

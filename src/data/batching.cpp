@@ -8,38 +8,6 @@
 
 namespace rnnb {
 
-std::string padding_name(Padding padding) {
-  switch (padding) {
-    case Padding::None: return "packed";
-    case Padding::Pre: return "pre";
-    case Padding::Post: return "post";
-  }
-  return "?";
-}
-
-Padding parse_padding(const std::string& name) {
-  if (name == "packed" || name == "none") return Padding::None;
-  if (name == "pre") return Padding::Pre;
-  if (name == "post") return Padding::Post;
-  throw UsageError("unknown padding '" + name + "' (expected packed, pre or post)");
-}
-
-std::string batch_order_name(BatchOrder order) {
-  switch (order) {
-    case BatchOrder::Random: return "random";
-    case BatchOrder::Bucket: return "bucket";
-    case BatchOrder::Sequential: return "sequential";
-  }
-  return "?";
-}
-
-BatchOrder parse_batch_order(const std::string& name) {
-  if (name == "random") return BatchOrder::Random;
-  if (name == "bucket") return BatchOrder::Bucket;
-  if (name == "sequential") return BatchOrder::Sequential;
-  throw UsageError("unknown batching '" + name + "' (expected random, bucket or sequential)");
-}
-
 int64_t Batch::real_tokens() const {
   return std::accumulate(lengths.begin(), lengths.end(), int64_t{0});
 }

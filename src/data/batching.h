@@ -10,17 +10,20 @@
 #include <vector>
 
 #include "data/token_set.h"
+#include "model/padding.h"
+#include "util/name_table.h"
 #include "util/rng.h"
 
 namespace rnnb {
 
-enum class Padding { None, Pre, Post };  // None = packed
 enum class BatchOrder { Random, Bucket, Sequential };
 
-std::string padding_name(Padding padding);
-Padding parse_padding(const std::string& name);  // "packed", "pre", "post"
-std::string batch_order_name(BatchOrder order);
-BatchOrder parse_batch_order(const std::string& name);  // "random", "bucket", "sequential"
+inline constexpr auto kBatchOrderNames = make_name_table<BatchOrder>("--batching", {
+    {BatchOrder::Random, "random", "a fresh shuffle"},
+    {BatchOrder::Bucket, "bucket", "similar lengths together"},
+    {BatchOrder::Sequential, "sequential", "index order, as evaluation uses"},
+});
+constexpr const auto& names_of(BatchOrder) { return kBatchOrderNames; }
 
 struct Batch {
   std::vector<int32_t> reviews;  // indices into the TokenSet, longest first

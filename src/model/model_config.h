@@ -7,7 +7,9 @@
 #include <cstddef>
 #include <string>
 
+#include "model/padding.h"
 #include "model/rnn_shape.h"
+#include "util/name_table.h"
 
 namespace rnnb {
 
@@ -15,8 +17,13 @@ namespace rnnb {
 // elementwise max, or both side by side, of its outputs over each review's real positions.
 enum class Pool { Last, Mean, Max, MeanMax };
 
-std::string pool_name(Pool pool);          // "last", "mean", "max", "meanmax"
-Pool parse_pool(const std::string& name);  // throws UsageError on an unknown name
+inline constexpr auto kPoolNames = make_name_table<Pool>("--pool", {
+    {Pool::Last, "last", "the final states"},
+    {Pool::Mean, "mean", "average of the top layer's outputs over each review's real tokens"},
+    {Pool::Max, "max", "their elementwise maximum"},
+    {Pool::MeanMax, "meanmax", "both side by side"},
+});
+constexpr const auto& names_of(Pool) { return kPoolNames; }
 
 struct ModelConfig {
   Cell cell = Cell::Gru;

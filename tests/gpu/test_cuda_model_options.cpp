@@ -81,8 +81,8 @@ INSTANTIATE_TEST_SUITE_P(
                       OptionsCase{Cell::Gru, Pool::Last, Padding::Post, 16, true},
                       OptionsCase{Cell::Lstm, Pool::MeanMax, Padding::None, 10, true}),
     [](const ::testing::TestParamInfo<OptionsCase>& info) {
-      std::string name = cell_name(info.param.cell) + "_" + pool_name(info.param.pool) + "_" +
-                         padding_name(info.param.padding) + "_hidden" + std::to_string(info.param.head_hidden);
+      std::string name = enum_name(info.param.cell) + "_" + enum_name(info.param.pool) + "_" +
+                         enum_name(info.param.padding) + "_hidden" + std::to_string(info.param.head_hidden);
       for (char& ch : name)
         if (ch == '-') ch = '_';
       return name;

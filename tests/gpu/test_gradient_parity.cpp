@@ -55,8 +55,8 @@ BlockErrors block_errors(const ModelConfig& model, const std::vector<float>& gpu
 
 std::string describe(const ModelConfig& m, Padding padding) {
   std::ostringstream s;
-  s << cell_name(m.cell) << " layers " << m.layers << (m.bidirectional ? " bi" : " uni") << " "
-    << padding_name(padding) << " pool " << pool_name(m.pool) << " head_hidden " << m.head_hidden;
+  s << enum_name(m.cell) << " layers " << m.layers << (m.bidirectional ? " bi" : " uni") << " "
+    << enum_name(padding) << " pool " << enum_name(m.pool) << " head_hidden " << m.head_hidden;
   return s.str();
 }
 
@@ -128,7 +128,7 @@ TEST_P(GradientParity, OneStepGradientMatchesCpuInEveryBlock) {
 INSTANTIATE_TEST_SUITE_P(Cells, GradientParity,
                          ::testing::Values(Cell::RnnTanh, Cell::RnnRelu, Cell::Gru, Cell::Lstm),
                          [](const ::testing::TestParamInfo<Cell>& info) {
-                           std::string name = cell_name(info.param);
+                           std::string name = enum_name(info.param);
                            for (char& ch : name)
                              if (ch == '-') ch = '_';
                            return name;
@@ -143,15 +143,15 @@ TEST_F(ReducedPrecisionGradients, StayWithinTheirBoundsOverFiveSteps) {
   Rng rng(5);
   const std::vector<Batch> batches = make_batches(set, 8, BatchOrder::Random, Padding::None, rng);
   ASSERT_GE(batches.size(), 5u);
-  for (const auto& [math, grad_bound] : {std::pair<std::string, double>{"tf32", kTf32GradBound},
-                                         {"fp16", kFp16GradBound}})
+  for (const auto& [math, grad_bound] : {std::pair<RnnMath, double>{RnnMath::Tf32, kTf32GradBound},
+                                         {RnnMath::Fp16, kFp16GradBound}})
     for (Cell cell : {Cell::RnnTanh, Cell::Gru, Cell::Lstm})
       for (Pool pool : {Pool::Last, Pool::Mean}) {
         ModelConfig model = small_model(cell);
         model.layers = 2;
         model.bidirectional = true;
         model.pool = pool;
-        SCOPED_TRACE(math + " " + describe(model, Padding::None));
+        SCOPED_TRACE(enum_name(math) + " " + describe(model, Padding::None));
         BackendOptions options;
         options.math = math;
         auto cpu = make_cpu_backend(model, small_optim(), BackendOptions{}, 23);
@@ -204,7 +204,7 @@ TEST_F(Fp16LossScaling, LongSequenceGradientsSurvive) {
   const Batch batch = make_batches(set, 8, BatchOrder::Sequential, Padding::None, rng).front();
   ASSERT_GE(batch.steps, 1200);
 
-  auto gradient = [&](const std::string& math, float loss_scale) {
+  auto gradient = [&](RnnMath math, float loss_scale) {
     BackendOptions options;
     options.math = math;
     options.loss_scale = loss_scale;
@@ -212,12 +212,12 @@ TEST_F(Fp16LossScaling, LongSequenceGradientsSurvive) {
     gpu->set_state(initial_state(model, 9));
     gpu->attach(Slot::Train, set);
     gpu->train_step(Slot::Train, batch, 1e-3f);
-    EXPECT_EQ(gpu->take_stats().skipped, 0) << math << " scale " << loss_scale;
+    EXPECT_EQ(gpu->take_stats().skipped, 0) << enum_name(math) << " scale " << loss_scale;
     return gpu->last_gradient();
   };
-  const std::vector<float> fp32 = gradient("fp32", 0.0f);
-  const std::vector<float> scaled = gradient("fp16", 0.0f);  // the default scale
-  const std::vector<float> unscaled = gradient("fp16", 1.0f);
+  const std::vector<float> fp32 = gradient(RnnMath::Fp32, 0.0f);
+  const std::vector<float> scaled = gradient(RnnMath::Fp16, 0.0f);  // the default scale
+  const std::vector<float> unscaled = gradient(RnnMath::Fp16, 1.0f);
 
   const ParamLayout layout(model);
   const auto rnn_of = [&](const std::vector<float>& g) { return slice(g, layout.rnn, layout.head_w); };
@@ -246,7 +246,7 @@ TEST_F(Fp16LossScaling, OverflowIsASkippedStep) {
   Rng rng(6);
   const auto batches = make_batches(set, 5, BatchOrder::Random, Padding::None, rng);
   BackendOptions options;
-  options.math = "fp16";
+  options.math = RnnMath::Fp16;
   options.loss_scale = 1e30f;
   auto gpu = make_cuda_backend(model, small_optim(), options, 3);
   const TrainState start = initial_state(model, 3);

@@ -244,7 +244,7 @@ TEST_F(KernelTest, PackBatchTokensMatchesAssembleTokens) {
       capped.steps = capped.lengths.front();
       batches.push_back(capped);
       for (const Batch& batch : batches) {
-        SCOPED_TRACE(testing::Message() << padding_name(padding) << " batch " << batch.size()
+        SCOPED_TRACE(testing::Message() << enum_name(padding) << " batch " << batch.size()
                                         << " steps " << batch.steps);
         std::vector<int32_t> expected;
         assemble_tokens(set, batch, expected);

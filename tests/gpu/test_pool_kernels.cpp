@@ -39,7 +39,7 @@ TEST_F(PoolKernelTest, PoolingMatchesReferenceForwardAndBackward) {
       for (int batch_size : {1, 5, 64})
         for (int width : {1, 33, 256}) {
           const Batch batch = make_batches(set, batch_size, BatchOrder::Random, padding, rng).front();
-          SCOPED_TRACE(testing::Message() << pool_name(pool) << " " << padding_name(padding) << " batch "
+          SCOPED_TRACE(testing::Message() << enum_name(pool) << " " << enum_name(padding) << " batch "
                                           << batch.size() << " width " << width);
           const std::vector<int64_t> offsets = cuda::step_row_offsets(batch);
           ASSERT_EQ(offsets, step_offsets_of(batch.batch_sizes()));

@@ -53,12 +53,12 @@ TEST_F(GpuReliability, NonFiniteStepIsSkippedOnTheDeviceLikeOnTheCpu) {
   }
   Rng order(2);
   const std::vector<Batch> batches = make_batches(set, 8, BatchOrder::Random, Padding::None, order);
-  BackendOptions poisoned;
+  BackendHooks poisoned;
   poisoned.inject_nan_at_step = 3;
   OptimConfig optim;
   optim.clip_norm = 1.0f;
-  auto cpu = make_cpu_backend(small_model(), optim, poisoned, 9);
-  auto gpu = make_cuda_backend(small_model(), optim, poisoned, 9);
+  auto cpu = make_cpu_backend(small_model(), optim, BackendOptions{}, 9, poisoned);
+  auto gpu = make_cuda_backend(small_model(), optim, BackendOptions{}, 9, poisoned);
   for (Backend* backend : {cpu.get(), gpu.get()}) {
     backend->attach(Slot::Train, set);
     for (const Batch& batch : batches) backend->train_step(Slot::Train, batch, 1e-3f);
