@@ -106,11 +106,11 @@ int export_all(const std::string& out_dir, int epochs, const Mode& mode) {
     for (int e = 1; e <= epochs; ++e)
       write_batches(out_dir + "/" + dir + "/train_epoch" + std::to_string(e),
                     make_batches(dataset.train, setup.train.batch_size, setup.train.batching,
-                                 setup.train.padding, epoch_rng));
+                                 setup.model.padding, epoch_rng));
     Rng unused(0);
     write_batches(out_dir + "/" + dir + "/validation",
                   make_batches(dataset.validation, setup.train.batch_size, BatchOrder::Sequential,
-                               setup.train.padding, unused));
+                               setup.model.padding, unused));
 
     const ModelConfig& m = setup.model;
     const OptimConfig& o = setup.optim;
@@ -139,7 +139,7 @@ int export_all(const std::string& out_dir, int epochs, const Mode& mode) {
     const std::string train = JsonLine()
                                   .add("batch_size", setup.train.batch_size)
                                   .add("batching", enum_name(setup.train.batching))
-                                  .add("padding", enum_name(setup.train.padding))
+                                  .add("padding", enum_name(setup.model.padding))
                                   .add("seed", static_cast<int64_t>(setup.train.seed))
                                   .add("epochs_exported", epochs)
                                   .str();

@@ -55,11 +55,11 @@ TEST(ModelOptions, PresetsCarryTheirReferencesAndSettings) {
   EXPECT_EQ(m.embed, 100);
   EXPECT_EQ(data_options(rnncell).max_len, 200);
   EXPECT_EQ(data_options(rnncell).max_vocab, 10002);
-  EXPECT_EQ(train_options(rnncell).padding, Padding::Post);
+  EXPECT_EQ(model_config(rnncell, 100).padding, Padding::Post);
   EXPECT_FLOAT_EQ(optim_config(rnncell).lr, 1e-4f);
 
   const Options keras = Options::parse("train", {"--preset", "keras-simplernn"});
-  EXPECT_EQ(train_options(keras).padding, Padding::Pre);
+  EXPECT_EQ(model_config(keras, 100).padding, Padding::Pre);
   EXPECT_TRUE(data_options(keras).truncate_pre);
   EXPECT_EQ(data_options(keras).max_len, 500);
   EXPECT_EQ(train_options(keras).patience, 5);
@@ -70,7 +70,7 @@ TEST(ModelOptions, PresetsCarryTheirReferencesAndSettings) {
     const Options o = Options::parse("train", {"--preset", name});
     const ModelConfig best = model_config(o, 100);
     EXPECT_EQ(best.pool, Pool::MeanMax) << name;
-    EXPECT_EQ(train_options(o).padding, Padding::None) << name;
+    EXPECT_EQ(best.padding, Padding::None) << name;
     EXPECT_GT(optim_config(o).clip_norm, 0.0f) << name;
     EXPECT_FALSE(find_preset(name).reference.empty()) << name;
   }
@@ -157,7 +157,7 @@ TEST(ModelOptions, PooledModelsWithAHiddenHeadLayerLearnPackedAndPadded) {
       TrainOptions options;
       options.epochs = 4;
       options.batch_size = 16;
-      options.padding = padding;
+      model.padding = padding;
       options.out_dir = dir.string();
       auto backend = make_cpu_backend(model, optim, BackendOptions{}, 5);
       Trainer trainer(*backend, data.train, data.validation, data.test, options, testing::checkpoint_base(model, optim));

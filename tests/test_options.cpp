@@ -7,6 +7,7 @@
 #include "cli/options.h"
 #include "cli/presets.h"
 #include "cli/run_config.h"
+#include "data/tokenizer.h"
 #include "util/error.h"
 
 namespace rnnb {
@@ -22,7 +23,7 @@ TEST(Options, DefaultsAreTheDefaultClassifier) {
   EXPECT_FALSE(m.bidirectional);
   const TrainOptions t = train_options(o);
   EXPECT_EQ(t.batch_size, 64);
-  EXPECT_EQ(t.padding, Padding::None);
+  EXPECT_EQ(m.padding, Padding::None);
   EXPECT_EQ(t.batching, BatchOrder::Bucket);
   EXPECT_EQ(data_options(o).val_fraction, 0.2f);
 }
@@ -54,27 +55,43 @@ TEST(Options, RejectsUnknownMissingAndOutOfRange) {
   EXPECT_THROW(model_config(Options::parse("train", {"--cell", "transformer"}), 10), UsageError);
   EXPECT_THROW(model_config(Options::parse("train", {"--dropout", "1.5"}), 10), UsageError);
   EXPECT_THROW(optim_config(Options::parse("train", {"--lr", "nan"})), UsageError);
-  EXPECT_THROW(train_options(Options::parse("train", {"--padding", "middle"})), UsageError);
+  EXPECT_THROW(model_config(Options::parse("train", {"--padding", "middle"}), 10), UsageError);
   EXPECT_THROW(backend_options(Options::parse("train", {"--math", "fp8"})), UsageError);
   EXPECT_THROW(data_options(Options::parse("train", {"--val-fraction", "0.95"})), UsageError);
 }
 
-TEST(Options, SettingsRoundTripRestoresOnlyWhatWasNotGiven) {
-  const Options original = Options::parse("train", {"--cell", "lstm", "--epochs", "7"});
-  Options resumed = Options::parse("train", {"--epochs", "9"});
-  resumed.restore(original.settings());
-  EXPECT_EQ(resumed.text("cell"), "lstm");
-  EXPECT_EQ(resumed.text("epochs"), "9");
+// What a checkpoint of `options` stores (as train does).
+Checkpoint checkpoint_of(const Options& o) {
+  Checkpoint c;
+  c.data = data_options(o);
+  c.model = model_config(o, 10);
+  c.run = {train_options(o), backend_options(o), o.text("device")};
+  return c;
+}
+
+TEST(Options, ResumeRestoresOnlyWhatWasNotGiven) {
+  const Checkpoint original = checkpoint_of(Options::parse("train", {"--cell", "lstm", "--epochs", "7", "--padding", "pre"}));
+  const Options resumed = Options::parse("train", {"--epochs", "9"});
+  DataOptions data = data_options(resumed);
+  ModelConfig model = model_config(resumed, 0);
+  RunSettings run{train_options(resumed), backend_options(resumed), resumed.text("device")};
+  apply_resume(resumed, original, data, model, run);
+  EXPECT_EQ(model.cell, Cell::Lstm);
+  EXPECT_EQ(model.padding, Padding::Pre);
+  EXPECT_EQ(run.train.epochs, 9);
 }
 
 TEST(Options, DataSettingsRoundTrip) {
-  DataOptions a = data_options(Options::parse("train", {"--min-freq", "3", "--max-len", "200", "--truncate", "pre"}));
-  DataOptions b;
-  apply_data_settings(data_settings(a), b);
+  Checkpoint c;
+  c.data = data_options(Options::parse("train", {"--min-freq", "3", "--max-len", "200", "--truncate", "pre"}));
+  const DataOptions here = data_options(Options::parse("eval", {"--data", "elsewhere.tar.gz"}));
+  const DataOptions b = stored_data(c, here);
   EXPECT_EQ(b.min_freq, 3);
   EXPECT_EQ(b.max_len, 200);
   EXPECT_TRUE(b.truncate_pre);
-  EXPECT_THROW(apply_data_settings("garbage", b), Error);
+  EXPECT_EQ(b.path, "elsewhere.tar.gz");  // the data is read from where eval is told
+  c.tokenizer_version = kTokenizerVersion + 1;
+  EXPECT_THROW(stored_data(c, here), Error);
 }
 
 // Every enum's table: each listed name parses back to its value, aliases parse but are not

@@ -33,13 +33,13 @@ ToyRun train_toy(Cell cell, Padding padding, const fs::path& out, int epochs = 4
   model.embed = 8;
   model.hidden = 16;
   model.head_dropout = 0.1f;
+  model.padding = padding;
   OptimConfig optim;
   optim.lr = 0.01f;
   optim.clip_norm = 5.0f;
   TrainOptions options;
   options.epochs = epochs;
   options.batch_size = 16;
-  options.padding = padding;
   options.out_dir = out.string();
   auto backend = make_cpu_backend(model, optim, BackendOptions{}, 5);
   Trainer trainer(*backend, train, validation, test, options, testing::checkpoint_base(model, optim));

@@ -175,23 +175,6 @@ bool Options::flag(const std::string& name) const {
   throw UsageError("--" + name + " takes true or false, got '" + value + "'");
 }
 
-std::string Options::settings() const {
-  std::string out;
-  for (const auto& [name, value] : values_) out += name + "=" + value + "\n";
-  return out;
-}
-
-void Options::restore(const std::string& settings) {
-  std::istringstream in(settings);
-  std::string line;
-  while (std::getline(in, line)) {
-    const size_t eq = line.find('=');
-    if (eq == std::string::npos) continue;
-    const std::string name = line.substr(0, eq);
-    if (values_.count(name) && !explicit_.count(name)) values_[name] = line.substr(eq + 1);
-  }
-}
-
 void print_help(const std::string& command) {
   std::cout << "usage: rnnbench " << command << " [options]\n\noptions (default in brackets):\n";
   for (const OptionSpec& spec : option_table()) {

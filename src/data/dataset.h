@@ -24,6 +24,7 @@ struct DataOptions {
   bool truncate_pre = false;       // keep the last max_len tokens instead of the first
   int train_limit = 0;             // 0 = all; else a seeded random subset of that many
   int test_limit = 0;              // likewise for the test reviews
+  bool operator==(const DataOptions&) const = default;
 };
 
 struct Dataset {

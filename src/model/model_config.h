@@ -38,6 +38,9 @@ struct ModelConfig {
   Pool pool = Pool::Last;
   float embed_dropout = 0.0f;  // inverted dropout on the embedding outputs (training only)
   int head_hidden = 0;         // units of a ReLU layer between features and output; 0 = none
+  // Packed or padded batches (model/padding.h). No parameter depends on it, but a padded
+  // model is evaluated and queried with the padding it was trained with.
+  Padding padding = Padding::None;
 
   RnnShape rnn_shape() const { return {cell, embed, hidden, layers, bidirectional ? 2 : 1}; }
   int features() const { return (pool == Pool::MeanMax ? 2 : 1) * (bidirectional ? 2 : 1) * hidden; }

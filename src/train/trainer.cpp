@@ -157,7 +157,7 @@ TrainSummary Trainer::run(const Checkpoint* resume) {
     }
     progress.epoch_rng = data_rng.state();
     const std::vector<Batch> batches =
-        make_batches(train_, options_.batch_size, options_.batching, options_.padding, data_rng);
+        make_batches(train_, options_.batch_size, options_.batching, base_.model.padding, data_rng);
     ProgressBar bar(options_.progress, "epoch " + std::to_string(epoch + 1), static_cast<int>(batches.size()));
     backend_.take_stats();
     const auto start = Clock::now();
@@ -217,7 +217,7 @@ TrainSummary Trainer::run(const Checkpoint* resume) {
     train_tokens_total += stats.real_tokens;
 
     const EvalResult val = evaluate_split(backend_, Slot::Validation, validation_, options_.batch_size,
-                                          options_.padding, /*stop_on_interrupt=*/true);
+                                          base_.model.padding, /*stop_on_interrupt=*/true);
     if (val.interrupted) {
       // Every batch is trained: resuming runs this validation again.
       progress.next_batch = static_cast<int32_t>(batches.size());
@@ -291,7 +291,7 @@ TrainSummary Trainer::run(const Checkpoint* resume) {
 
   // Test accuracy of the best checkpoint.
   if (!best_state.params.empty()) backend_.set_state(best_state);
-  summary.test = evaluate_split(backend_, Slot::Test, test_, options_.batch_size, options_.padding,
+  summary.test = evaluate_split(backend_, Slot::Test, test_, options_.batch_size, base_.model.padding,
                                 /*stop_on_interrupt=*/true);
   if (summary.test.interrupted)
     throw Interrupted("interrupted during the test evaluation (training is complete); resume with: " +

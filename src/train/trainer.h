@@ -9,37 +9,9 @@
 #include "data/batching.h"
 #include "train/backend.h"
 #include "train/checkpoint.h"
+#include "train/train_options.h"
 
 namespace rnnb {
-
-// Test hooks, set from the environment by the CLI; 0 = off. Not user options.
-struct TrainHooks {
-  // RNNB_INTERRUPT_AFTER_STEPS: behave as if SIGINT arrived once this global step is done.
-  int64_t interrupt_after_steps = 0;
-  // RNNB_AWAIT_SIGNAL_AT_STEP and RNNB_AWAIT_SIGNAL_READY_FD: once this global step is
-  // done, tell the test through that descriptor and wait for a real SIGINT/SIGTERM.
-  int64_t await_signal_at_step = 0;
-  int await_signal_ready_fd = -1;
-};
-
-struct TrainOptions {
-  int epochs = 5;
-  // Early stopping: stop once the validation loss has not improved for this many epochs.
-  int patience = 0;
-  // Halve the learning rate once the validation loss has not improved for this many epochs
-  // (counted again from each halving). 0 = off for both.
-  int lr_plateau = 0;
-  int batch_size = 64;
-  BatchOrder batching = BatchOrder::Bucket;
-  Padding padding = Padding::None;
-  uint64_t seed = 1;
-  std::string out_dir = "results/train/latest";
-  bool progress = false;
-  // A step with a non-finite loss or gradient: false stops training with an error (the
-  // checkpoints on disk stay those from before it); true skips the step and counts it.
-  bool skip_nonfinite = false;
-  TrainHooks hooks;
-};
 
 struct EvalResult {
   double loss = 0.0;      // mean cross-entropy
@@ -60,8 +32,8 @@ struct TrainSummary {
   EvalResult test;
 };
 
-// Evaluates a whole split in sequential batches (the run's batch size and padding, so
-// padded models see the padding they were trained with).
+// Evaluates a whole split in sequential batches (the run's batch size and the model's
+// padding, so padded models see the padding they were trained with).
 // With stop_on_interrupt, a pending Ctrl-C/SIGTERM ends it early with `interrupted` set.
 EvalResult evaluate_split(Backend& backend, Slot slot, const TokenSet& set, int batch_size,
                           Padding padding, bool stop_on_interrupt = false);
