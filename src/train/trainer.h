@@ -48,6 +48,14 @@ class Trainer {
   TrainSummary run(const Checkpoint* resume);
 
  private:
+  // The steps of run(), in order (trainer.cpp).
+  struct Run;
+  struct EpochTraining;
+  void restore(const Checkpoint* resume, Run& run);
+  EpochTraining train_epoch(int epoch, Run& run);
+  void validate_and_checkpoint(int epoch, const EpochTraining& trained, Run& run);
+  TrainSummary finish(Run& run);
+
   void save(const std::string& name, const TrainState& state, const RunProgress& progress);
   int longest_review() const;
 
