@@ -30,7 +30,7 @@ class Options {
   double number(const std::string& name, double min, double max) const;
   bool flag(const std::string& name) const;
   bool given(const std::string& name) const { return explicit_.count(name) != 0; }
-  // Overrides a value (presets).
+  // Overrides a value.
   void set(const std::string& name, const std::string& value) { values_[name] = value; }
 
  private:
