@@ -76,7 +76,7 @@ struct GpuLayerRun {
         shape(c.shape()),
         handle(cuda::make_cudnn_handle(stream.get())),
         rnn(handle.get(), shape,
-            cuda::RnnOptions{cuda::parse_rnn_algo(c.algo), cuda::parse_rnn_math(c.math), 0.0f, 1}),
+            cuda::RnnOptions{c.algo, c.math, 0.0f, 1}),
         half(rnn.element_bytes() == 2),
         rows(static_cast<size_t>(work.max_rows)),
         states(static_cast<size_t>(shape.layers) * shape.dirs * c.batch * shape.hidden),

@@ -61,7 +61,7 @@ Session& session_for(const TrainVariant& variant, bool gpu, const Mode& mode) {
     // Warm-up: the largest batches grow every workspace and load every kernel.
     Rng rng(s.train.seed);
     std::vector<Batch> batches =
-        make_batches(session->data->train, s.train.batch_size, s.train.batching, s.train.padding, rng);
+        make_batches(session->data->train, s.train.batch_size, s.train.batching, s.model.padding, rng);
     std::sort(batches.begin(), batches.end(),
               [](const Batch& a, const Batch& b) { return a.computed_tokens() > b.computed_tokens(); });
     for (size_t i = 0; i < std::min<size_t>(2, batches.size()); ++i)
@@ -83,7 +83,7 @@ void run_step(benchmark::State& state, const TrainVariant& variant, bool gpu, co
     const TrainSetup& s = session.setup;
     Rng rng(s.train.seed ^ kEpochSeedMix);
     std::vector<Batch> batches =
-        make_batches(session.data->train, s.train.batch_size, s.train.batching, s.train.padding, rng);
+        make_batches(session.data->train, s.train.batch_size, s.train.batching, s.model.padding, rng);
     std::sort(batches.begin(), batches.end(),
               [](const Batch& a, const Batch& b) { return a.computed_tokens() < b.computed_tokens(); });
     const Batch& batch = batches[batches.size() / 2];
@@ -110,7 +110,7 @@ void run_epoch(benchmark::State& state, const TrainVariant& variant, bool gpu, c
     int64_t real = 0, computed = 0, reviews = 0, epochs = 0;
     for (auto _ : state) {
       const std::vector<Batch> batches =
-          make_batches(session.data->train, s.train.batch_size, s.train.batching, s.train.padding,
+          make_batches(session.data->train, s.train.batch_size, s.train.batching, s.model.padding,
                        session.epoch_rng);
       backend.take_stats();
       const auto start = Clock::now();
@@ -118,7 +118,7 @@ void run_epoch(benchmark::State& state, const TrainVariant& variant, bool gpu, c
       const BatchStats stats = backend.take_stats();
       train_seconds += seconds_since(start);
       const EvalResult val =
-          evaluate_split(backend, Slot::Validation, session.data->validation, s.train.batch_size, s.train.padding);
+          evaluate_split(backend, Slot::Validation, session.data->validation, s.train.batch_size, s.model.padding);
       val_seconds += val.seconds;
       real += stats.real_tokens;
       computed += stats.computed_tokens;

@@ -52,7 +52,7 @@ void write_npy(const std::string& path, const std::vector<T>& values) {
   file.commit();
 }
 
-void write_split(const std::string& dir, const std::string& name, const TokenSet& set) {
+void write_split(const std::string& dir, const std::string& name, const TokenizedSplit& set) {
   write_npy(dir + "/" + name + "_tokens.npy", set.tokens);
   write_npy(dir + "/" + name + "_offsets.npy", set.offsets);
   write_npy(dir + "/" + name + "_labels.npy", set.labels);
@@ -106,16 +106,16 @@ int export_all(const std::string& out_dir, int epochs, const Mode& mode) {
     for (int e = 1; e <= epochs; ++e)
       write_batches(out_dir + "/" + dir + "/train_epoch" + std::to_string(e),
                     make_batches(dataset.train, setup.train.batch_size, setup.train.batching,
-                                 setup.train.padding, epoch_rng));
+                                 setup.model.padding, epoch_rng));
     Rng unused(0);
     write_batches(out_dir + "/" + dir + "/validation",
                   make_batches(dataset.validation, setup.train.batch_size, BatchOrder::Sequential,
-                               setup.train.padding, unused));
+                               setup.model.padding, unused));
 
     const ModelConfig& m = setup.model;
     const OptimConfig& o = setup.optim;
     const std::string model = JsonLine()
-                                  .add("cell", cell_name(m.cell))
+                                  .add("cell", enum_name(m.cell))
                                   .add("vocab_size", m.vocab_size)
                                   .add("embed", m.embed)
                                   .add("hidden", m.hidden)
@@ -124,7 +124,7 @@ int export_all(const std::string& out_dir, int epochs, const Mode& mode) {
                                   .add("rnn_dropout", static_cast<double>(m.rnn_dropout))
                                   .add("head_dropout", static_cast<double>(m.head_dropout))
                                   .add("classes", m.classes)
-                                  .add("pool", pool_name(m.pool))
+                                  .add("pool", enum_name(m.pool))
                                   .add("embed_dropout", static_cast<double>(m.embed_dropout))
                                   .add("head_hidden", m.head_hidden)
                                   .str();
@@ -138,8 +138,8 @@ int export_all(const std::string& out_dir, int epochs, const Mode& mode) {
                                   .str();
     const std::string train = JsonLine()
                                   .add("batch_size", setup.train.batch_size)
-                                  .add("batching", batch_order_name(setup.train.batching))
-                                  .add("padding", padding_name(setup.train.padding))
+                                  .add("batching", enum_name(setup.train.batching))
+                                  .add("padding", enum_name(setup.model.padding))
                                   .add("seed", static_cast<int64_t>(setup.train.seed))
                                   .add("epochs_exported", epochs)
                                   .str();
@@ -171,7 +171,7 @@ int export_histogram(const std::string& path, const Mode& mode) {
   const Dataset dataset = load_dataset(options, &std::cerr);
   std::map<int, int> counts;
   int64_t total = 0, sum = 0;
-  for (const TokenSet* set : {&dataset.train, &dataset.validation})
+  for (const TokenizedSplit* set : {&dataset.train, &dataset.validation})
     for (size_t i = 0; i < set->size(); ++i) {
       ++counts[set->length(i)];
       ++total;

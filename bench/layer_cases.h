@@ -15,6 +15,7 @@
 
 #include "bench_common.h"
 #include "data/dataset.h"
+#include "model/rnn_algo.h"
 
 namespace rnnb::bench {
 
@@ -22,8 +23,8 @@ struct LayerCase {
   Cell cell = Cell::Gru;
   bool padded = false;
   bool backward = false;  // false: inference forward; true: training forward + backward
-  std::string algo = "standard";  // cuDNN only
-  std::string math = "fp32";      // cuDNN only
+  RnnAlgo algo = RnnAlgo::Standard;  // cuDNN only
+  RnnMath math = RnnMath::Fp32;      // cuDNN only
   int batch = 64;
   int embed = 128;
   int hidden = 256;
@@ -38,11 +39,11 @@ struct LayerCase {
   // "gru/layout:packed/pass:fwdbwd/batch:64/hidden:256/layers:1/dirs:1/lengths:imdb[/algo:..]"
   // after the executable's prefix; every field is key:value so reports can parse it.
   std::string name(const std::string& prefix, bool gpu) const {
-    std::string out = prefix + "/cell:" + cell_name(cell) + "/layout:" + (padded ? "padded" : "packed") +
+    std::string out = prefix + "/cell:" + enum_name(cell) + "/layout:" + (padded ? "padded" : "packed") +
                       "/pass:" + (backward ? "fwdbwd" : "fwd") + "/batch:" + std::to_string(batch) +
                       "/hidden:" + std::to_string(hidden) + "/layers:" + std::to_string(layers) +
                       "/dirs:" + std::to_string(dirs) + "/lengths:" + lengths_name(lengths);
-    if (gpu) out += "/algo:" + algo + "/math:" + math;
+    if (gpu) out += "/algo:" + enum_name(algo) + "/math:" + enum_name(math);
     if (embed != 128) out += "/embed:" + std::to_string(embed);
     return out;
   }
@@ -85,8 +86,9 @@ class CaseList {
 
 inline const Cell kAllCells[] = {Cell::RnnTanh, Cell::RnnRelu, Cell::Gru, Cell::Lstm};
 inline const Lengths kAllLengths[] = {Lengths::Fixed, Lengths::Uniform, Lengths::Imdb, Lengths::ImdbBucket};
-inline const char* const kAllAlgos[] = {"standard", "persist-static", "persist-dynamic", "persist-static-small-h"};
-inline const char* const kAllMaths[] = {"fp32", "tf32", "fp16"};
+inline const RnnAlgo kAllAlgos[] = {RnnAlgo::Standard, RnnAlgo::PersistStatic, RnnAlgo::PersistDynamic,
+                                    RnnAlgo::PersistStaticSmallH};
+inline const RnnMath kAllMaths[] = {RnnMath::Fp32, RnnMath::Tf32, RnnMath::Fp16};
 
 inline std::vector<LayerCase> layer_sweep(const std::string& prefix, bool gpu, const Mode& mode) {
   CaseList list(prefix, gpu);
@@ -111,9 +113,9 @@ inline std::vector<LayerCase> layer_sweep(const std::string& prefix, bool gpu, c
         c.layers = 2, c.dirs = 2, list.add(c);
         if (gpu) {
           c.layers = 1, c.dirs = 1;
-          for (const char* algo : kAllAlgos) c.algo = algo, list.add(c);
-          c.algo = "standard";
-          for (const char* math : kAllMaths) c.math = math, list.add(c);
+          for (RnnAlgo algo : kAllAlgos) c.algo = algo, list.add(c);
+          c.algo = RnnAlgo::Standard;
+          for (RnnMath math : kAllMaths) c.math = math, list.add(c);
         }
       }
     return list.cases();
@@ -164,12 +166,12 @@ inline std::vector<LayerCase> layer_sweep(const std::string& prefix, bool gpu, c
           list.add(v);
         }
         if (gpu) {
-          for (const char* algo : kAllAlgos) {
+          for (RnnAlgo algo : kAllAlgos) {
             LayerCase v = c;
             v.algo = algo;
             list.add(v);
           }
-          for (const char* math : kAllMaths) {
+          for (RnnMath math : kAllMaths) {
             LayerCase v = c;
             v.math = math;
             list.add(v);
@@ -198,8 +200,8 @@ inline std::vector<LayerCase> layer_sweep(const std::string& prefix, bool gpu, c
               list.add(v);
             }
         if (gpu)
-          for (const char* algo : kAllAlgos)
-            for (const char* math : kAllMaths) {
+          for (RnnAlgo algo : kAllAlgos)
+            for (RnnMath math : kAllMaths) {
               LayerCase v = c;
               v.algo = algo;
               v.math = math;
@@ -224,7 +226,7 @@ inline LengthHistogram layer_lengths(const Mode& mode) {
   options.path = mode.data;
   const Dataset dataset = load_dataset(options, &std::cerr);
   std::vector<int> lengths;
-  for (const TokenSet* set : {&dataset.train, &dataset.validation})
+  for (const TokenizedSplit* set : {&dataset.train, &dataset.validation})
     for (size_t i = 0; i < set->size(); ++i) lengths.push_back(set->length(i));
   return LengthHistogram::from_lengths(lengths, "dataset " + dataset.source);
 }

@@ -5,6 +5,7 @@
 // Quick mode swaps in a tiny synthetic dataset and shrinks the model (same structure).
 #pragma once
 
+#include <algorithm>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -103,7 +104,7 @@ inline Dataset synthetic_dataset() {
   dataset.source = "synthetic";
   const LengthHistogram lengths = LengthHistogram::stored();
   Rng rng(12345);
-  auto fill = [&](TokenSet& set, int reviews) {
+  auto fill = [&](TokenizedSplit& set, int reviews) {
     std::vector<int32_t> ids;
     for (int r = 0; r < reviews; ++r) {
       ids.resize(std::max(1, lengths.sample(rng) / 32));
@@ -120,9 +121,12 @@ inline Dataset synthetic_dataset() {
 // Loads (once per distinct data settings) the dataset a setup trains on, and sets the
 // model's vocabulary size from it.
 inline const Dataset& dataset_for(TrainSetup& setup, const Mode& mode) {
-  static std::map<std::string, std::unique_ptr<Dataset>> loaded;
-  const std::string key = mode.quick ? "synthetic" : setup.data.path + "\n" + data_settings(setup.data);
-  std::unique_ptr<Dataset>& slot = loaded[key];
+  // Keyed by the whole DataOptions (quick mode: one synthetic set for all).
+  static std::vector<std::pair<DataOptions, std::unique_ptr<Dataset>>> loaded;
+  const DataOptions key = mode.quick ? DataOptions{} : setup.data;
+  auto found = std::find_if(loaded.begin(), loaded.end(), [&](const auto& entry) { return entry.first == key; });
+  if (found == loaded.end()) found = loaded.insert(loaded.end(), {key, nullptr});
+  std::unique_ptr<Dataset>& slot = found->second;
   if (!slot) {
     if (mode.quick) {
       slot = std::make_unique<Dataset>(synthetic_dataset());

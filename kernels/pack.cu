@@ -69,7 +69,7 @@ __global__ void gather_labels_kernel(const uint8_t* __restrict__ split_labels,
 }
 
 void check_padding(Padding padding) {
-  RNNB_ASSERT(padding == Padding::None || padding == Padding::Pre || padding == Padding::Post);
+  RNNB_ASSERT(padding == Padding::Packed || padding == Padding::Pre || padding == Padding::Post);
 }
 
 }  // namespace

@@ -13,7 +13,7 @@
 namespace rnnb::cuda {
 
 // Writes what assemble_tokens (data/batching.h) produces: for step t and sequence b, the
-// id at row step_offsets[t] + b. tokens/offsets are the whole split (TokenSet layout);
+// id at row step_offsets[t] + b. tokens/offsets are the whole split (TokenizedSplit layout);
 // reviews/lengths/step_offsets describe the batch (step_offsets from step_row_offsets).
 // Padded batches place kPadId before (Pre) or after (Post) each review's text; a review
 // with no tokens reads as one kUnkId (its batch length is 1).

@@ -68,7 +68,7 @@ __global__ void pool_grad_kernel(const float* __restrict__ dfeatures, int width,
 
 void check_arguments(Pool pool, int width, int batch, int steps, Padding padding) {
   RNNB_ASSERT(pool != Pool::Last && width >= 1 && batch >= 0 && steps >= 1);
-  RNNB_ASSERT(padding == Padding::None || padding == Padding::Pre || padding == Padding::Post);
+  RNNB_ASSERT(padding == Padding::Packed || padding == Padding::Pre || padding == Padding::Post);
 }
 
 }  // namespace

@@ -10,8 +10,8 @@
 namespace rnnb {
 namespace {
 
-TokenSet make_set(const std::vector<std::vector<int32_t>>& reviews) {
-  TokenSet set;
+TokenizedSplit make_set(const std::vector<std::vector<int32_t>>& reviews) {
+  TokenizedSplit set;
   for (size_t i = 0; i < reviews.size(); ++i) set.add(reviews[i].data(), reviews[i].size(), i % 2);
   return set;
 }
@@ -20,10 +20,10 @@ TEST(Batching, SortsLongestFirstAndCoversEveryReviewOnce) {
   std::vector<std::vector<int32_t>> reviews;
   Rng lengths(3);
   for (int i = 0; i < 103; ++i) reviews.push_back(std::vector<int32_t>(1 + lengths.below(40), 5));
-  const TokenSet set = make_set(reviews);
+  const TokenizedSplit set = make_set(reviews);
   for (BatchOrder order : {BatchOrder::Random, BatchOrder::Bucket, BatchOrder::Sequential}) {
     Rng rng(7);
-    const auto batches = make_batches(set, 10, order, Padding::None, rng);
+    const auto batches = make_batches(set, 10, order, Padding::Packed, rng);
     EXPECT_EQ(batches.size(), 11u);
     std::multiset<int32_t> seen;
     for (const Batch& b : batches) {
@@ -43,7 +43,7 @@ TEST(Batching, BucketGroupsSimilarLengths) {
   std::vector<std::vector<int32_t>> reviews;
   Rng lengths(5);
   for (int i = 0; i < 2000; ++i) reviews.push_back(std::vector<int32_t>(1 + lengths.below(500), 5));
-  const TokenSet set = make_set(reviews);
+  const TokenizedSplit set = make_set(reviews);
   auto overhead = [&](BatchOrder order) {
     Rng rng(1);
     int64_t real = 0, padded = 0;
@@ -59,11 +59,11 @@ TEST(Batching, BucketGroupsSimilarLengths) {
 
 TEST(Batching, SameSeedSameOrder) {
   std::vector<std::vector<int32_t>> reviews(50, std::vector<int32_t>(3, 2));
-  const TokenSet set = make_set(reviews);
+  const TokenizedSplit set = make_set(reviews);
   Rng a(11), b(11), c(12);
-  const auto x = make_batches(set, 8, BatchOrder::Random, Padding::None, a);
-  const auto y = make_batches(set, 8, BatchOrder::Random, Padding::None, b);
-  const auto z = make_batches(set, 8, BatchOrder::Random, Padding::None, c);
+  const auto x = make_batches(set, 8, BatchOrder::Random, Padding::Packed, a);
+  const auto y = make_batches(set, 8, BatchOrder::Random, Padding::Packed, b);
+  const auto z = make_batches(set, 8, BatchOrder::Random, Padding::Packed, c);
   for (size_t i = 0; i < x.size(); ++i) EXPECT_EQ(x[i].reviews, y[i].reviews);
   bool differs = false;
   for (size_t i = 0; i < x.size(); ++i) differs |= x[i].reviews != z[i].reviews;
@@ -71,9 +71,9 @@ TEST(Batching, SameSeedSameOrder) {
 }
 
 TEST(Batching, PackedLayoutIsTimeMajorOverActiveSequences) {
-  const TokenSet set = make_set({{10, 11}, {20, 21, 22, 23}, {30}});
+  const TokenizedSplit set = make_set({{10, 11}, {20, 21, 22, 23}, {30}});
   Rng rng(0);
-  const auto batches = make_batches(set, 3, BatchOrder::Sequential, Padding::None, rng);
+  const auto batches = make_batches(set, 3, BatchOrder::Sequential, Padding::Packed, rng);
   ASSERT_EQ(batches.size(), 1u);
   const Batch& b = batches[0];
   EXPECT_EQ(b.reviews, (std::vector<int32_t>{1, 0, 2}));
@@ -86,7 +86,7 @@ TEST(Batching, PackedLayoutIsTimeMajorOverActiveSequences) {
 }
 
 TEST(Batching, PrePaddingEndsEveryReviewAtTheLastStep) {
-  const TokenSet set = make_set({{10, 11}, {20, 21, 22}});
+  const TokenizedSplit set = make_set({{10, 11}, {20, 21, 22}});
   Rng rng(0);
   const Batch b = make_batches(set, 2, BatchOrder::Sequential, Padding::Pre, rng)[0];
   EXPECT_EQ(b.batch_sizes(), (std::vector<int>{2, 2, 2}));
@@ -97,7 +97,7 @@ TEST(Batching, PrePaddingEndsEveryReviewAtTheLastStep) {
 }
 
 TEST(Batching, PostPaddingFillsAfterTheText) {
-  const TokenSet set = make_set({{10, 11}, {20, 21, 22}});
+  const TokenizedSplit set = make_set({{10, 11}, {20, 21, 22}});
   Rng rng(0);
   const Batch b = make_batches(set, 2, BatchOrder::Sequential, Padding::Post, rng)[0];
   std::vector<int32_t> tokens;
@@ -106,9 +106,9 @@ TEST(Batching, PostPaddingFillsAfterTheText) {
 }
 
 TEST(Batching, EmptyReviewReadsAsOneUnknownToken) {
-  const TokenSet set = make_set({{}, {7}});
+  const TokenizedSplit set = make_set({{}, {7}});
   Rng rng(0);
-  const Batch b = make_batches(set, 2, BatchOrder::Sequential, Padding::None, rng)[0];
+  const Batch b = make_batches(set, 2, BatchOrder::Sequential, Padding::Packed, rng)[0];
   EXPECT_EQ(b.lengths, (std::vector<int32_t>{1, 1}));
   std::vector<int32_t> tokens;
   assemble_tokens(set, b, tokens);
@@ -116,9 +116,9 @@ TEST(Batching, EmptyReviewReadsAsOneUnknownToken) {
 }
 
 TEST(Batching, RejectsZeroBatchSize) {
-  const TokenSet set = make_set({{1}});
+  const TokenizedSplit set = make_set({{1}});
   Rng rng(0);
-  EXPECT_THROW(make_batches(set, 0, BatchOrder::Random, Padding::None, rng), Error);
+  EXPECT_THROW(make_batches(set, 0, BatchOrder::Random, Padding::Packed, rng), Error);
 }
 
 }  // namespace

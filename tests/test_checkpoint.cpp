@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -33,8 +34,17 @@ class CheckpointTest : public ::testing::Test {
     c.model.head_dropout = 0.25f;
     c.optim.lr = 0.002f;
     c.optim.clip_norm = 5.0f;
-    c.data_settings = "min-freq=5\n";
-    c.run_settings = "cell=lstm\nepochs=3\n";
+    c.model.padding = Padding::Post;
+    c.data.path = "data/aclImdb_v1.tar.gz";
+    c.data.min_freq = 5;
+    c.data.max_len = 200;
+    c.data.truncate_pre = true;
+    c.run.train.epochs = 3;
+    c.run.train.batching = BatchOrder::Random;
+    c.run.train.out_dir = "results/train/lstm";
+    c.run.backend.algo = RnnAlgo::PersistDynamic;
+    c.run.backend.math = RnnMath::Fp16;
+    c.run.device = "cuda";
     c.vocab = {"<pad>", "<unk>", "the", "film", "great"};
     c.vocab_fingerprint = 0x1234;
     c.state = initial_state(c.model, 9);
@@ -68,8 +78,15 @@ TEST_F(CheckpointTest, RoundTripIsExact) {
   EXPECT_EQ(r.model, c.model);
   EXPECT_EQ(r.optim.lr, c.optim.lr);
   EXPECT_EQ(r.optim.clip_norm, c.optim.clip_norm);
-  EXPECT_EQ(r.data_settings, c.data_settings);
-  EXPECT_EQ(r.run_settings, c.run_settings);
+  EXPECT_EQ(r.model.padding, Padding::Post);
+  EXPECT_EQ(r.data, c.data);
+  EXPECT_EQ(r.tokenizer_version, c.tokenizer_version);
+  EXPECT_EQ(r.run.train.epochs, 3);
+  EXPECT_EQ(r.run.train.batching, BatchOrder::Random);
+  EXPECT_EQ(r.run.train.out_dir, c.run.train.out_dir);
+  EXPECT_EQ(r.run.backend.algo, RnnAlgo::PersistDynamic);
+  EXPECT_EQ(r.run.backend.math, RnnMath::Fp16);
+  EXPECT_EQ(r.run.device, "cuda");
   EXPECT_EQ(r.vocab, c.vocab);
   EXPECT_EQ(r.vocab_fingerprint, c.vocab_fingerprint);
   EXPECT_EQ(r.state.params, c.state.params);
@@ -128,6 +145,40 @@ TEST_F(CheckpointTest, SizesNeedingTerabytesAreRefusedWithoutAllocating) {
   c.state.params.clear();
   c.state.adam_m.clear();
   c.state.adam_v.clear();
+  save_checkpoint(path_, c);
+  EXPECT_THROW(load_checkpoint(path_), Error);
+}
+
+// A file from before the typed settings (format 3 and older): one line saying what to do.
+TEST_F(CheckpointTest, OlderFormatIsAOneLineErrorSayingWhatToDo) {
+  std::vector<uint8_t> bytes = saved_bytes();
+  const uint32_t old_version = kCheckpointVersion - 1;
+  std::memcpy(bytes.data() + 8, &old_version, sizeof old_version);
+  write_bytes(bytes);
+  try {
+    load_checkpoint(path_);
+    FAIL();
+  } catch (const Error& e) {
+    const std::string expected = "checkpoint format " + std::to_string(old_version) + " is older than this rnnbench's " +
+                                 std::to_string(kCheckpointVersion) +
+                                 ": retrain, or use the rnnbench version that wrote it";
+    EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos);
+  }
+}
+
+// Enums are checked against their tables: a stored value no table names is refused.
+TEST_F(CheckpointTest, UnknownEnumValuesAreRefused) {
+  Checkpoint c = sample();
+  c.model.padding = static_cast<Padding>(7);
+  save_checkpoint(path_, c);
+  EXPECT_THROW(load_checkpoint(path_), Error);
+  c = sample();
+  c.run.backend.math = static_cast<RnnMath>(9);
+  save_checkpoint(path_, c);
+  EXPECT_THROW(load_checkpoint(path_), Error);
+  c = sample();
+  c.run.train.batch_size = 0;
   save_checkpoint(path_, c);
   EXPECT_THROW(load_checkpoint(path_), Error);
 }

@@ -152,7 +152,7 @@ void expect_same_reviews(const ImdbReviews& a, const ImdbReviews& b) {
   for (size_t i = 0; i < a.test.size(); ++i) EXPECT_EQ(a.test[i].text, b.test[i].text) << i;
 }
 
-void expect_same_set(const TokenSet& a, const TokenSet& b) {
+void expect_same_set(const TokenizedSplit& a, const TokenizedSplit& b) {
   EXPECT_EQ(a.tokens, b.tokens);
   EXPECT_EQ(a.offsets, b.offsets);
   EXPECT_EQ(a.labels, b.labels);
@@ -165,7 +165,7 @@ void expect_same_dataset(const Dataset& a, const Dataset& b) {
   expect_same_set(a.test, b.test);
 }
 
-std::multiset<int> lengths_of(const TokenSet& set) {
+std::multiset<int> lengths_of(const TokenizedSplit& set) {
   std::multiset<int> lengths;
   for (size_t i = 0; i < set.size(); ++i) lengths.insert(set.length(i));
   return lengths;
@@ -299,7 +299,7 @@ TEST_F(ImdbData, EveryReviewHasATokenAndLabelsMatchTheFolders) {
   const Dataset data = load_dataset(options(), nullptr);
   const int32_t great = data.vocab.id("great");
   const int32_t bad = data.vocab.id("bad");
-  for (const TokenSet* set : {&data.train, &data.validation, &data.test}) {
+  for (const TokenizedSplit* set : {&data.train, &data.validation, &data.test}) {
     for (size_t i = 0; i < set->size(); ++i) {
       ASSERT_GE(set->length(i), 1);
       if (set->length(i) == 1) {
@@ -479,7 +479,7 @@ TEST(RealImdb, SubsetLoadsWithBothLabels) {
   EXPECT_EQ(data.train.size(), 1600u);
   EXPECT_EQ(data.validation.size(), 400u);
   EXPECT_EQ(data.test.size(), 500u);
-  for (const TokenSet* set : {&data.train, &data.validation, &data.test}) {
+  for (const TokenizedSplit* set : {&data.train, &data.validation, &data.test}) {
     const auto positive = std::count(set->labels.begin(), set->labels.end(), uint8_t{1});
     EXPECT_GT(positive, 0);
     EXPECT_LT(static_cast<size_t>(positive), set->size());

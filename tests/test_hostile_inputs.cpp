@@ -204,8 +204,8 @@ TEST_F(HostileData, InjectedNanStopsOrIsSkippedThroughTheCli) {
 }
 
 struct ToyFault {
-  TokenSet train = test::synthetic_set(320, 30, 1), validation = test::synthetic_set(64, 30, 2),
-           test = test::synthetic_set(64, 30, 3);
+  TokenizedSplit train = test::synthetic_split(320, 30, 1), validation = test::synthetic_split(64, 30, 2),
+           test = test::synthetic_split(64, 30, 3);
   ModelConfig model;
   OptimConfig optim;
   Checkpoint base;
@@ -230,19 +230,19 @@ TEST(NumericalFaults, SkippedStepChangesNothingAndIsCounted) {
   ToyFault toy;
   const fs::path out = fs::temp_directory_path() / ("rnnb_nan_" + std::to_string(::getpid()));
   fs::remove_all(out);
-  BackendOptions poisoned;
+  BackendHooks poisoned;
   poisoned.inject_nan_at_step = 25;
-  auto backend = make_cpu_backend(toy.model, toy.optim, poisoned, 3);
+  auto backend = make_cpu_backend(toy.model, toy.optim, BackendOptions{}, 3, poisoned);
   Trainer(*backend, toy.train, toy.validation, toy.test, toy.options(out, true), toy.base).run(nullptr);
   const TrainState state = backend->state();
   EXPECT_EQ(state.adam_step, 3 * 20 - 1);
   for (float v : state.params) ASSERT_TRUE(std::isfinite(v));
 
   // The step itself: a poisoned step leaves parameters, moments and the step count alone.
-  auto a = make_cpu_backend(toy.model, toy.optim, poisoned, 3);
+  auto a = make_cpu_backend(toy.model, toy.optim, BackendOptions{}, 3, poisoned);
   a->attach(Slot::Train, toy.train);
   Rng order(1);
-  const std::vector<Batch> batches = make_batches(toy.train, 16, BatchOrder::Sequential, Padding::None, order);
+  const std::vector<Batch> batches = make_batches(toy.train, 16, BatchOrder::Sequential, Padding::Packed, order);
   for (int i = 0; i < 24; ++i) a->train_step(Slot::Train, batches[i % batches.size()], 0.001f);
   const BatchStats before_stats = a->take_stats();
   EXPECT_EQ(before_stats.skipped, 0);

@@ -42,7 +42,7 @@ TEST_P(LastGradient, MatchesFiniteDifferencesOfTheMeanLoss) {
   optim.weight_decay = 0.1f;  // must not leak into the raw gradient
   optim.clip_norm = 0.01f;    // nor clipping (these gradients are larger)
 
-  const TokenSet set = test::synthetic_set(10, model.vocab_size, 3);
+  const TokenizedSplit set = test::synthetic_split(10, model.vocab_size, 3);
   Rng batch_rng(4);
   const Batch batch = make_batches(set, 5, BatchOrder::Random, c.padding, batch_rng).front();
   ASSERT_GT(batch.size(), 1);  // a missing 1/B must show
@@ -109,13 +109,13 @@ TEST_P(LastGradient, MatchesFiniteDifferencesOfTheMeanLoss) {
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, LastGradient,
-    ::testing::Values(GradCase{Cell::Gru, Pool::Last, 0, Padding::None, true},
+    ::testing::Values(GradCase{Cell::Gru, Pool::Last, 0, Padding::Packed, true},
                       GradCase{Cell::Lstm, Pool::Mean, 4, Padding::Post, false},
-                      GradCase{Cell::RnnTanh, Pool::MeanMax, 0, Padding::None, true},
+                      GradCase{Cell::RnnTanh, Pool::MeanMax, 0, Padding::Packed, true},
                       GradCase{Cell::Gru, Pool::Max, 4, Padding::Pre, false}),
     [](const ::testing::TestParamInfo<GradCase>& info) {
-      std::string name = cell_name(info.param.cell) + "_" + pool_name(info.param.pool) + "_h" +
-                         std::to_string(info.param.head_hidden) + "_" + padding_name(info.param.padding) +
+      std::string name = enum_name(info.param.cell) + "_" + enum_name(info.param.pool) + "_h" +
+                         std::to_string(info.param.head_hidden) + "_" + enum_name(info.param.padding) +
                          (info.param.bidirectional ? "_bi" : "_uni");
       for (char& ch : name)
         if (ch == '-') ch = '_';

@@ -55,11 +55,11 @@ TEST(ModelOptions, PresetsCarryTheirReferencesAndSettings) {
   EXPECT_EQ(m.embed, 100);
   EXPECT_EQ(data_options(rnncell).max_len, 200);
   EXPECT_EQ(data_options(rnncell).max_vocab, 10002);
-  EXPECT_EQ(train_options(rnncell).padding, Padding::Post);
+  EXPECT_EQ(model_config(rnncell, 100).padding, Padding::Post);
   EXPECT_FLOAT_EQ(optim_config(rnncell).lr, 1e-4f);
 
   const Options keras = Options::parse("train", {"--preset", "keras-simplernn"});
-  EXPECT_EQ(train_options(keras).padding, Padding::Pre);
+  EXPECT_EQ(model_config(keras, 100).padding, Padding::Pre);
   EXPECT_TRUE(data_options(keras).truncate_pre);
   EXPECT_EQ(data_options(keras).max_len, 500);
   EXPECT_EQ(train_options(keras).patience, 5);
@@ -70,7 +70,7 @@ TEST(ModelOptions, PresetsCarryTheirReferencesAndSettings) {
     const Options o = Options::parse("train", {"--preset", name});
     const ModelConfig best = model_config(o, 100);
     EXPECT_EQ(best.pool, Pool::MeanMax) << name;
-    EXPECT_EQ(train_options(o).padding, Padding::None) << name;
+    EXPECT_EQ(best.padding, Padding::Packed) << name;
     EXPECT_GT(optim_config(o).clip_norm, 0.0f) << name;
     EXPECT_FALSE(find_preset(name).reference.empty()) << name;
   }
@@ -127,9 +127,9 @@ TEST(ModelOptions, InitialHeadLayersAreBoundedByTheirFanIn) {
 }
 
 struct ToyData {
-  TokenSet train = test::synthetic_set(600, 40, 1);
-  TokenSet validation = test::synthetic_set(200, 40, 2);
-  TokenSet test = test::synthetic_set(200, 40, 3);
+  TokenizedSplit train = test::synthetic_split(600, 40, 1);
+  TokenizedSplit validation = test::synthetic_split(200, 40, 2);
+  TokenizedSplit test = test::synthetic_split(200, 40, 3);
 };
 
 ModelConfig toy_model() {
@@ -144,7 +144,7 @@ TEST(ModelOptions, PooledModelsWithAHiddenHeadLayerLearnPackedAndPadded) {
   const ToyData data;
   const fs::path dir = test::fresh_temp_dir("opts_pooled");
   for (Pool pool : {Pool::Mean, Pool::Max, Pool::MeanMax})
-    for (Padding padding : {Padding::None, Padding::Pre, Padding::Post}) {
+    for (Padding padding : {Padding::Packed, Padding::Pre, Padding::Post}) {
       ModelConfig model = toy_model();
       model.cell = pool == Pool::Max ? Cell::RnnTanh : Cell::Gru;
       model.bidirectional = pool == Pool::MeanMax;
@@ -157,12 +157,12 @@ TEST(ModelOptions, PooledModelsWithAHiddenHeadLayerLearnPackedAndPadded) {
       TrainOptions options;
       options.epochs = 4;
       options.batch_size = 16;
-      options.padding = padding;
+      model.padding = padding;
       options.out_dir = dir.string();
       auto backend = make_cpu_backend(model, optim, BackendOptions{}, 5);
       Trainer trainer(*backend, data.train, data.validation, data.test, options, test::checkpoint_base(model, optim));
       const TrainSummary s = trainer.run(nullptr);
-      EXPECT_GT(s.test.accuracy, 0.9) << pool_name(pool) << " " << padding_name(padding);
+      EXPECT_GT(s.test.accuracy, 0.9) << enum_name(pool) << " " << enum_name(padding);
     }
   fs::remove_all(dir);
 }
@@ -177,7 +177,7 @@ TEST(ModelOptions, EmbeddingDropoutActsInTrainingOnly) {
   auto a = make_cpu_backend(with, optim, BackendOptions{}, 4);
   auto b = make_cpu_backend(without, optim, BackendOptions{}, 4);
   Rng rng(1);
-  const std::vector<Batch> batches = make_batches(data.train, 32, BatchOrder::Random, Padding::None, rng);
+  const std::vector<Batch> batches = make_batches(data.train, 32, BatchOrder::Random, Padding::Packed, rng);
   for (auto* backend : {a.get(), b.get()}) backend->attach(Slot::Train, data.train);
   for (auto* backend : {a.get(), b.get()}) backend->evaluate(Slot::Train, batches[0], nullptr);
   EXPECT_EQ(a->take_stats().loss_sum, b->take_stats().loss_sum);  // same initial state, no dropout

@@ -33,7 +33,7 @@ struct Layout {
     std::vector<int> sizes(steps());
     for (int t = 0; t < steps(); ++t) {
       int active = batch();
-      if (padding == Padding::None) {
+      if (padding == Padding::Packed) {
         active = 0;
         while (active < batch() && lengths[active] > t) ++active;
       }
@@ -51,8 +51,8 @@ struct Layout {
 };
 
 const Layout kLayouts[] = {
-    {{5, 3, 3, 1}, Padding::None}, {{5, 3, 3, 1}, Padding::Post}, {{5, 3, 3, 1}, Padding::Pre},
-    {{1}, Padding::None},          {{4, 4}, Padding::Post},
+    {{5, 3, 3, 1}, Padding::Packed}, {{5, 3, 3, 1}, Padding::Post}, {{5, 3, 3, 1}, Padding::Pre},
+    {{1}, Padding::Packed},          {{4, 4}, Padding::Post},
 };
 
 int out_width(Pool pool, int width) { return pool == Pool::MeanMax ? 2 * width : width; }
@@ -71,7 +71,7 @@ TEST(Pooling, GradientsMatchFiniteDifferences) {
   Rng rng(11);
   for (Pool pool : {Pool::Mean, Pool::Max, Pool::MeanMax})
     for (const Layout& layout : kLayouts) {
-      SCOPED_TRACE(pool_name(pool) + " " + padding_name(layout.padding) + " batch " +
+      SCOPED_TRACE(enum_name(pool) + " " + enum_name(layout.padding) + " batch " +
                    std::to_string(layout.batch()));
       const std::vector<int64_t> offsets = layout.offsets();
       const Vec y = random_vec(static_cast<size_t>(layout.rows()) * width, rng);
@@ -97,7 +97,7 @@ TEST(Pooling, GradientsMatchFiniteDifferences) {
 TEST(Pooling, OnlyRealPositionsCountAndPaddingGetsNoGradient) {
   const int width = 2;
   for (const Layout& layout : {kLayouts[1], kLayouts[2]}) {
-    SCOPED_TRACE(padding_name(layout.padding));
+    SCOPED_TRACE(enum_name(layout.padding));
     const std::vector<int64_t> offsets = layout.offsets();
     Vec y(static_cast<size_t>(layout.rows()) * width);
     // Real rows hold t + 1 (column 0) and -(t + 1) (column 1); padding rows hold 1000.
@@ -136,17 +136,17 @@ TEST(Pooling, OnlyRealPositionsCountAndPaddingGetsNoGradient) {
 }
 
 TEST(Pooling, MaxTiesGoToTheFirstPosition) {
-  const Layout layout{{4}, Padding::None};
+  const Layout layout{{4}, Padding::Packed};
   const Vec y = {2.0, 5.0, 5.0, 1.0};  // width 1, one sequence
   const std::vector<int64_t> offsets = layout.offsets();
   Vec features(1), dy(4);
   int32_t argmax = -1;
-  pool_forward(Pool::Max, y.data(), 1, offsets.data(), layout.lengths.data(), 1, 4, Padding::None, features.data(),
+  pool_forward(Pool::Max, y.data(), 1, offsets.data(), layout.lengths.data(), 1, 4, Padding::Packed, features.data(),
                &argmax);
   EXPECT_EQ(features[0], 5.0);
   EXPECT_EQ(argmax, 1);
   const double g = 3.0;
-  pool_backward(Pool::Max, &g, 1, offsets.data(), layout.lengths.data(), 1, 4, Padding::None, &argmax, dy.data());
+  pool_backward(Pool::Max, &g, 1, offsets.data(), layout.lengths.data(), 1, 4, Padding::Packed, &argmax, dy.data());
   EXPECT_EQ(dy, (Vec{0.0, 3.0, 0.0, 0.0}));
 }
 
@@ -169,9 +169,9 @@ TEST(Pooling, FeatureWidthAndLayoutFollowThePooling) {
   m.head_hidden = 0;
   const ParamLayout plain(m);
   EXPECT_EQ(plain.hidden_w, plain.total);  // no hidden layer: nothing after the output layer
-  EXPECT_EQ(parse_pool("meanmax"), Pool::MeanMax);
-  EXPECT_EQ(pool_name(parse_pool("max")), "max");
-  EXPECT_THROW(parse_pool("sum"), UsageError);
+  EXPECT_EQ(parse_enum<Pool>("meanmax"), Pool::MeanMax);
+  EXPECT_EQ(enum_name(parse_enum<Pool>("max")), "max");
+  EXPECT_THROW(parse_enum<Pool>("sum"), UsageError);
 }
 
 // The head with and without its hidden ReLU layer: every parameter's and the features'
@@ -224,7 +224,7 @@ TEST(Head, GradientsMatchFiniteDifferences) {
 // backward(dy = pool_backward(g)) against finite differences, packed and padded.
 TEST(Pooling, GradientFlowsThroughTheRecurrentStack) {
   for (const Layout& layout : {kLayouts[0], kLayouts[2]}) {
-    SCOPED_TRACE(padding_name(layout.padding));
+    SCOPED_TRACE(enum_name(layout.padding));
     const RnnShape shape{Cell::Gru, 3, 4, 1, 2};
     Rng rng(3);
     const std::vector<int> sizes = layout.batch_sizes();

@@ -76,9 +76,9 @@ class ToyRuns : public ::testing::Test {
   static constexpr int kEpochs = 3;
 
   ToyRuns()
-      : train_(test::synthetic_set(300, 30, 11)),
-        validation_(test::synthetic_set(80, 30, 12)),
-        test_(test::synthetic_set(80, 30, 13)) {
+      : train_(test::synthetic_split(300, 30, 11)),
+        validation_(test::synthetic_split(80, 30, 12)),
+        test_(test::synthetic_split(80, 30, 13)) {
     model_.cell = Cell::Gru;
     model_.vocab_size = 30;
     model_.embed = 6;
@@ -131,7 +131,7 @@ class ToyRuns : public ::testing::Test {
     return interruptions;
   }
 
-  TokenSet train_, validation_, test_;
+  TokenizedSplit train_, validation_, test_;
   ModelConfig model_;
   OptimConfig optim_;
   Checkpoint base_;

@@ -185,7 +185,7 @@ TEST(RnnForward, LstmMatchesNumbersWorkedByHand) {
 
 TEST(RnnForward, EachCellMatchesScalarEquationsOnSmallCase) {
   for (Cell cell : kCells) {
-    SCOPED_TRACE(cell_name(cell));
+    SCOPED_TRACE(enum_name(cell));
     const RnnShape s{cell, 3, 2, 1, 1};
     const Vec w = random_vec(s.weight_count(), 11);
     const Vec x = random_vec(3 * 3, 12, 1.0);
@@ -206,7 +206,7 @@ TEST(RnnForward, PackedStackMatchesScalarReferencePerSequence) {
   for (Cell cell : kCells)
     for (int layers : {1, 2})
       for (int dirs : {1, 2}) {
-        SCOPED_TRACE(cell_name(cell) + " layers " + std::to_string(layers) + " dirs " +
+        SCOPED_TRACE(enum_name(cell) + " layers " + std::to_string(layers) + " dirs " +
                      std::to_string(dirs));
         const RnnShape s{cell, 3, 4, layers, dirs};
         const Vec w = random_vec(s.weight_count(), 21 + layers * 2 + dirs);
@@ -240,7 +240,7 @@ TEST(RnnForward, PackedStackMatchesScalarReferencePerSequence) {
 TEST(RnnForward, PackedBatchEqualsEachSequenceAlone) {
   const std::vector<int> lens{6, 6, 3, 2, 2, 1};
   for (Cell cell : kCells) {
-    SCOPED_TRACE(cell_name(cell));
+    SCOPED_TRACE(enum_name(cell));
     const RnnShape s{cell, 2, 3, 2, 2};
     const Vec w = random_vec(s.weight_count(), 31);
     std::vector<Vec> seqs;
@@ -273,7 +273,7 @@ TEST(RnnForward, PackedBatchEqualsEachSequenceAlone) {
 TEST(RnnForward, PaddedBatchOfEqualLengthsEqualsSequencesAlone) {
   const int B = 3, len = 4;
   for (Cell cell : kCells) {
-    SCOPED_TRACE(cell_name(cell));
+    SCOPED_TRACE(enum_name(cell));
     const RnnShape s{cell, 3, 2, 1, 2};
     const Vec w = random_vec(s.weight_count(), 41);
     std::vector<Vec> seqs;
@@ -303,7 +303,7 @@ TEST(RnnForward, PaddedBatchOfEqualLengthsEqualsSequencesAlone) {
 TEST(RnnForward, FinalStatesAreOutputsAtLastAndFirstToken) {
   const std::vector<int> lens{4, 3, 1};
   for (Cell cell : kCells) {
-    SCOPED_TRACE(cell_name(cell));
+    SCOPED_TRACE(enum_name(cell));
     const RnnShape s{cell, 2, 3, 1, 2};
     const int H = s.hidden, B = 3;
     const Vec w = random_vec(s.weight_count(), 51);
@@ -325,7 +325,7 @@ TEST(RnnForward, FinalStatesAreOutputsAtLastAndFirstToken) {
 TEST(RnnForward, BidirectionalColumnsAreTwoOneWayRuns) {
   const int len = 5, I = 3, H = 2;
   for (Cell cell : kCells) {
-    SCOPED_TRACE(cell_name(cell));
+    SCOPED_TRACE(enum_name(cell));
     const RnnShape bi{cell, I, H, 1, 2};
     const RnnShape uni{cell, I, H, 1, 1};
     const Vec w = random_vec(bi.weight_count(), 61);
@@ -354,7 +354,7 @@ TEST(RnnForward, BidirectionalColumnsAreTwoOneWayRuns) {
 TEST(RnnForward, FloatAgreesWithDouble) {
   const std::vector<int> lens{7, 5, 5, 2};
   for (Cell cell : kCells) {
-    SCOPED_TRACE(cell_name(cell));
+    SCOPED_TRACE(enum_name(cell));
     const RnnShape s{cell, 4, 6, 2, 2};
     const Vec w = random_vec(s.weight_count(), 71);
     std::vector<Vec> seqs;

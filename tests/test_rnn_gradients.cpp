@@ -133,7 +133,7 @@ TEST(RnnGradients, MatchFiniteDifferencesForEveryConfiguration) {
     for (int layers : {1, 2})
       for (int dirs : {1, 2})
         for (const Layout& layout : kLayouts) {
-          SCOPED_TRACE(cell_name(cell) + " layers " + std::to_string(layers) + " dirs " +
+          SCOPED_TRACE(enum_name(cell) + " layers " + std::to_string(layers) + " dirs " +
                        std::to_string(dirs) + " " + layout.name);
           expect_matches_numeric(make_problem(cell, layers, dirs, layout.lens, ++seed));
         }
@@ -141,7 +141,7 @@ TEST(RnnGradients, MatchFiniteDifferencesForEveryConfiguration) {
 
 TEST(RnnGradients, WithoutOutputGradient) {
   for (Cell cell : kCells) {
-    SCOPED_TRACE(cell_name(cell));
+    SCOPED_TRACE(enum_name(cell));
     Problem p = make_problem(cell, 2, 2, {4, 2, 1}, 2000);
     p.gy.clear();
     expect_matches_numeric(p);
@@ -150,7 +150,7 @@ TEST(RnnGradients, WithoutOutputGradient) {
 
 TEST(RnnGradients, WithoutFinalStateGradient) {
   for (Cell cell : kCells) {
-    SCOPED_TRACE(cell_name(cell));
+    SCOPED_TRACE(enum_name(cell));
     Problem p = make_problem(cell, 2, 2, {4, 2, 1}, 3000);
     p.ghy.clear();
     p.gcy.clear();
@@ -167,7 +167,7 @@ TEST(RnnGradients, LstmCellStateGradientAlone) {
 
 TEST(RnnGradients, DropoutBetweenLayersWithReplayedMasks) {
   for (Cell cell : kCells) {
-    SCOPED_TRACE(cell_name(cell));
+    SCOPED_TRACE(enum_name(cell));
     Problem p = make_problem(cell, 3, 2, {5, 4, 2}, 5000);
     p.dropout = 0.4f;
     expect_matches_numeric(p);
@@ -192,7 +192,7 @@ TEST(RnnGradients, BackwardAddsIntoWeightGradients) {
 
 TEST(RnnGradients, FloatAgreesWithDouble) {
   for (Cell cell : kCells) {
-    SCOPED_TRACE(cell_name(cell));
+    SCOPED_TRACE(enum_name(cell));
     const Problem p = make_problem(cell, 2, 2, {5, 3, 2}, 7000);
     Vec dw, dx;
     p.gradients(dw, dx);

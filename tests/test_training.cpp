@@ -24,22 +24,22 @@ struct ToyRun {
 };
 
 ToyRun train_toy(Cell cell, Padding padding, const fs::path& out, int epochs = 4) {
-  const TokenSet train = test::synthetic_set(600, 40, 1);
-  const TokenSet validation = test::synthetic_set(200, 40, 2);
-  const TokenSet test = test::synthetic_set(200, 40, 3);
+  const TokenizedSplit train = test::synthetic_split(600, 40, 1);
+  const TokenizedSplit validation = test::synthetic_split(200, 40, 2);
+  const TokenizedSplit test = test::synthetic_split(200, 40, 3);
   ModelConfig model;
   model.cell = cell;
   model.vocab_size = 40;
   model.embed = 8;
   model.hidden = 16;
   model.head_dropout = 0.1f;
+  model.padding = padding;
   OptimConfig optim;
   optim.lr = 0.01f;
   optim.clip_norm = 5.0f;
   TrainOptions options;
   options.epochs = epochs;
   options.batch_size = 16;
-  options.padding = padding;
   options.out_dir = out.string();
   auto backend = make_cpu_backend(model, optim, BackendOptions{}, 5);
   Trainer trainer(*backend, train, validation, test, options, test::checkpoint_base(model, optim));
@@ -52,9 +52,9 @@ ToyRun train_toy(Cell cell, Padding padding, const fs::path& out, int epochs = 4
 TEST(Training, EveryCellLearnsTheToyTaskPackedAndPadded) {
   const fs::path dir = test::fresh_temp_dir("toy");
   for (Cell cell : {Cell::Gru, Cell::Lstm, Cell::RnnTanh}) {
-    for (Padding padding : {Padding::None, Padding::Pre}) {
+    for (Padding padding : {Padding::Packed, Padding::Pre}) {
       const TrainSummary s = train_toy(cell, padding, dir).summary;
-      EXPECT_GT(s.test.accuracy, 0.9) << cell_name(cell) << " " << padding_name(padding);
+      EXPECT_GT(s.test.accuracy, 0.9) << enum_name(cell) << " " << enum_name(padding);
       EXPECT_EQ(s.test.count, 200);
     }
   }
@@ -63,8 +63,8 @@ TEST(Training, EveryCellLearnsTheToyTaskPackedAndPadded) {
 
 TEST(Training, SameSeedGivesBitIdenticalRunsAndCheckpoints) {
   const fs::path a = test::fresh_temp_dir("det_a"), b = test::fresh_temp_dir("det_b");
-  const ToyRun x = train_toy(Cell::Gru, Padding::None, a, 2);
-  const ToyRun y = train_toy(Cell::Gru, Padding::None, b, 2);
+  const ToyRun x = train_toy(Cell::Gru, Padding::Packed, a, 2);
+  const ToyRun y = train_toy(Cell::Gru, Padding::Packed, b, 2);
   EXPECT_EQ(x.state.params, y.state.params);
   EXPECT_EQ(x.state.adam_m, y.state.adam_m);
   EXPECT_EQ(x.summary.test.loss, y.summary.test.loss);
@@ -77,7 +77,7 @@ TEST(Training, SameSeedGivesBitIdenticalRunsAndCheckpoints) {
 
 TEST(Training, WritesMetricsAndALoadableBestCheckpoint) {
   const fs::path dir = test::fresh_temp_dir("files");
-  const ToyRun run = train_toy(Cell::Gru, Padding::None, dir, 2);
+  const ToyRun run = train_toy(Cell::Gru, Padding::Packed, dir, 2);
   const Checkpoint best = load_checkpoint((dir / "best.ckpt").string());
   const Checkpoint last = load_checkpoint((dir / "last.ckpt").string());
   EXPECT_EQ(last.progress.epochs_done, 2);
@@ -102,7 +102,7 @@ TEST(Training, RealImdbSubsetBeatsChanceClearly) {
   data.min_freq = 3;
   Dataset dataset = load_dataset(data, nullptr);
   // The last 200 tokens: the final state then sees each review's ending.
-  for (TokenSet* set : {&dataset.train, &dataset.validation, &dataset.test}) truncate_reviews(*set, 200, true);
+  for (TokenizedSplit* set : {&dataset.train, &dataset.validation, &dataset.test}) truncate_reviews(*set, 200, true);
 
   ModelConfig model;
   model.cell = Cell::Gru;
@@ -123,7 +123,7 @@ TEST(Training, RealImdbSubsetBeatsChanceClearly) {
   const TrainSummary summary = trainer.run(nullptr);
   const Checkpoint best = load_checkpoint((dir / "best.ckpt").string());
   backend->set_state(best.state);
-  const EvalResult val = evaluate_split(*backend, Slot::Validation, dataset.validation, 32, Padding::None);
+  const EvalResult val = evaluate_split(*backend, Slot::Validation, dataset.validation, 32, Padding::Packed);
   EXPECT_GE(val.accuracy, 0.70);
   EXPECT_GE(summary.test.accuracy, 0.70);
   fs::remove_all(dir);

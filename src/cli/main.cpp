@@ -42,20 +42,18 @@ int run_data(const Options& options) {
   return 0;
 }
 
-int run_train(Options options) {
+int run_train(const Options& options) {
   Checkpoint resume;
   const bool resuming = !options.text("resume").empty();
-  if (resuming) {
-    resume = load_checkpoint(options.text("resume"));
-    options.restore(resume.run_settings);  // the original run's options; explicit ones win
-  }
+  if (resuming) resume = load_checkpoint(options.text("resume"));
   // Every option is checked before the data is read.
-  const DataOptions data = data_options(options);
-  TrainOptions train = train_options(options);
+  DataOptions data = data_options(options);
+  ModelConfig model = model_config(options, 0);
+  RunSettings run{train_options(options), backend_options(options), options.text("device")};
+  if (resuming) apply_resume(options, resume, data, model, run);  // the original run's settings; explicit ones win
+  check_device(run.device);
+  TrainOptions train = run.train;
   train.progress = progress_enabled(options.text("progress"));
-  const BackendOptions backend_settings = backend_options(options);
-  check_device(options.text("device"));
-  ModelConfig model = resuming ? resume.model : model_config(options, 0);
   const OptimConfig optim = resuming ? resume.optim : optim_config(options);
 
   const Dataset dataset = load_data(data);
@@ -65,24 +63,24 @@ int run_train(Options options) {
   if (!resuming) model.vocab_size = dataset.vocab.size();
   base.model = model;
   base.optim = optim;
-  base.data_settings = data_settings(data);
-  base.run_settings = options.settings();
+  base.data = data;
+  base.run = run;
   base.vocab = dataset.vocab.words();
   base.vocab_fingerprint = dataset.vocab.fingerprint();
   if (resuming && resume.vocab_fingerprint != base.vocab_fingerprint)
     fail("--resume: the checkpoint's vocabulary does not match this data (different dataset or settings)");
 
-  auto backend = make_backend(options.text("device"), base.model, base.optim, backend_settings, train.seed);
+  auto backend = make_backend(run.device, base.model, base.optim, run.backend, train.seed, backend_hooks());
 
-  std::cerr << "training " << cell_name(base.model.cell) << " (" << base.model.layers << " layer"
+  std::cerr << "training " << enum_name(base.model.cell) << " (" << base.model.layers << " layer"
             << (base.model.layers > 1 ? "s" : "") << (base.model.bidirectional ? ", bidirectional" : "")
             << ", embed " << base.model.embed << ", hidden " << base.model.hidden
-            << (base.model.pool != Pool::Last ? ", pool " + pool_name(base.model.pool) : "")
+            << (base.model.pool != Pool::Last ? ", pool " + enum_name(base.model.pool) : "")
             << (base.model.head_hidden > 0 ? ", head hidden " + std::to_string(base.model.head_hidden) : "")
             << ", vocabulary "
             << base.model.vocab_size << ") on " << backend->name() << ": " << dataset.train.size()
             << " train / " << dataset.validation.size() << " validation / " << dataset.test.size()
-            << " test reviews, " << padding_name(train.padding) << ", batch " << train.batch_size << "\n";
+            << " test reviews, " << enum_name(base.model.padding) << ", batch " << train.batch_size << "\n";
   if (resuming && backend->name().starts_with("cuda") && base.model.rnn_dropout > 0.0f && base.model.layers > 1)
     std::cerr << "warning: cuDNN's dropout generator between layers is not saved in checkpoints: this resumed run "
                  "draws other --dropout masks than an uninterrupted one would (it is not bit-identical)\n";
@@ -104,24 +102,20 @@ std::unique_ptr<Backend> restore_backend(const Options& options, const Checkpoin
 int run_eval(const Options& options) {
   if (options.text("checkpoint").empty()) throw UsageError("eval needs --checkpoint FILE");
   const Checkpoint checkpoint = load_checkpoint(options.text("checkpoint"));
-  DataOptions data = data_options(options);
-  apply_data_settings(checkpoint.data_settings, data);
+  const DataOptions data = stored_data(checkpoint, data_options(options));
   const Dataset dataset = load_data(data);
   if (dataset.vocab.fingerprint() != checkpoint.vocab_fingerprint)
     fail("the checkpoint's vocabulary does not match this dataset (different data or vocabulary settings)");
   const std::string split = options.text("split");
   if (split != "test" && split != "validation") throw UsageError("--split takes test or validation");
-  const TokenSet& set = split == "test" ? dataset.test : dataset.validation;
+  const TokenizedSplit& set = split == "test" ? dataset.test : dataset.validation;
   const Slot slot = split == "test" ? Slot::Test : Slot::Validation;
 
-  Options run_options = Options::parse("train", {});
-  run_options.restore(checkpoint.run_settings);
-  const Padding padding = parse_padding(run_options.text("padding"));
-  const int batch_size = options.given("batch-size") ? options.integer("batch-size", 1, 1 << 20)
-                                                     : run_options.integer("batch-size", 1, 1 << 20);
+  const int batch_size =
+      options.given("batch-size") ? options.integer("batch-size", 1, 1 << 20) : checkpoint.run.train.batch_size;
   auto backend = restore_backend(options, checkpoint);
   backend->attach(slot, set);
-  const EvalResult result = evaluate_split(*backend, slot, set, batch_size, padding);
+  const EvalResult result = evaluate_split(*backend, slot, set, batch_size, checkpoint.model.padding);
   std::printf("%s: loss %.4f  accuracy %.2f%% on %lld reviews (%s, %.1f s)\n", split.c_str(), result.loss,
               100 * result.accuracy, static_cast<long long>(result.count), backend->name().c_str(), result.seconds);
   return 0;
@@ -140,23 +134,20 @@ int run_predict(const Options& options) {
     for (std::string line; std::getline(std::cin, line);) texts.push_back(line);
   }
   if (texts.empty()) fail("predict: no text given (use --text \"...\" or one review per line on standard input)");
-  TokenSet set;
+  TokenizedSplit set;
   for (const std::string& text : texts) {
     if (tokenize(text).empty()) fail("predict: empty text; give a review with at least one word");
     const std::vector<int32_t> ids = numericalize(text, vocab);
     set.add(ids.data(), ids.size(), 0);
   }
-  Options run_options = Options::parse("train", {});
-  run_options.restore(checkpoint.run_settings);
-  DataOptions data;
-  apply_data_settings(checkpoint.data_settings, data);
+  const DataOptions data = stored_data(checkpoint, DataOptions{});
   truncate_reviews(set, data.max_len, data.truncate_pre);
 
   auto backend = restore_backend(options, checkpoint);
   backend->attach(Slot::Scratch, set);
   Rng unused(0);
   for (const Batch& batch :
-       make_batches(set, 64, BatchOrder::Sequential, parse_padding(run_options.text("padding")), unused)) {
+       make_batches(set, 64, BatchOrder::Sequential, checkpoint.model.padding, unused)) {
     std::vector<float> probability(batch.size());
     backend->evaluate(Slot::Scratch, batch, probability.data());
     for (int b = 0; b < batch.size(); ++b) {

@@ -6,6 +6,9 @@
 #include <sstream>
 
 #include "cli/presets.h"
+#include "data/batching.h"
+#include "model/model_config.h"
+#include "model/rnn_algo.h"
 #include "util/error.h"
 
 namespace rnnb {
@@ -32,14 +35,14 @@ const std::vector<OptionSpec>& option_table() {
       {"test-limit", "0", "use only this many test reviews (seeded subset); 0 = all", kData},
       // Model.
       {"preset", "", "start from a named preset (see `rnnbench presets`); explicit options override it", kTrain},
-      {"cell", "gru", "recurrent cell: rnn-tanh, rnn-relu, gru or lstm", kTrain},
+      {"cell", "gru", "recurrent cell: " + kCellNames.choices(), kTrain},
       {"embed", "128", "embedding size", kTrain},
       {"hidden", "256", "hidden size of every recurrent layer", kTrain},
       {"layers", "1", "stacked recurrent layers", kTrain},
       {"bidirectional", "false", "run a reverse direction too and concatenate both final states", kTrain, true},
       {"dropout", "0", "dropout between stacked recurrent layers (on the GPU, cuDNN's generator: a resumed run is not bit-identical)", kTrain},
       {"head-dropout", "0", "dropout on the features entering the head", kTrain},
-      {"pool", "last", "features for the head: last (final states), or mean, max or meanmax of the top layer's outputs over each review's real tokens", kTrain},
+      {"pool", "last", "features for the head: " + kPoolNames.choices(), kTrain},
       {"embed-dropout", "0", "dropout on the embedding outputs (training only)", kTrain},
       {"head-hidden", "0", "units of a ReLU layer between the features and the output layer; 0 = none", kTrain},
       // Optimizer.
@@ -51,11 +54,11 @@ const std::vector<OptionSpec>& option_table() {
       {"patience", "0", "early stopping: stop when the validation loss has not improved for this many epochs; 0 = off", kTrain},
       {"lr-plateau", "0", "halve the learning rate when the validation loss has not improved for this many epochs; 0 = off", kTrain},
       {"batch-size", "64", "reviews per batch", {"train", "eval"}},
-      {"batching", "bucket", "batch order: random, or bucket (similar lengths together)", kTrain},
-      {"padding", "packed", "packed (each review its own length), or pre / post padding to the batch's longest", kTrain},
+      {"batching", "bucket", "batch order: " + kBatchOrderNames.choices(), kTrain},
+      {"padding", "packed", "batch layout: " + kPaddingNames.choices(), kTrain},
       {"device", "auto", "cpu, cuda, or auto (cuda when a GPU is usable)", kRun},
-      {"algo", "standard", "cuDNN RNN algorithm: standard, persist-static, persist-dynamic, persist-static-small-h", kTrain},
-      {"math", "fp32", "cuDNN math: fp32, tf32 or fp16", kTrain},
+      {"algo", "standard", "cuDNN RNN algorithm: " + kRnnAlgoNames.choices(), kTrain},
+      {"math", "fp32", "cuDNN math: " + kRnnMathNames.choices(), kTrain},
       {"deterministic", "false", "bit-identical runs on the GPU (deterministic kernels, CUBLAS_WORKSPACE_CONFIG=:4096:8; a resume with --dropout is not)", kTrain, true},
       {"threads", "0", "CPU BLAS threads; 0 = all cores", kRun},
       {"out", "results/train/latest", "folder for metrics.jsonl, best.ckpt and last.ckpt", kTrain},
@@ -170,23 +173,6 @@ bool Options::flag(const std::string& name) const {
   if (value == "true" || value == "1" || value == "yes" || value == "on") return true;
   if (value == "false" || value == "0" || value == "no" || value == "off") return false;
   throw UsageError("--" + name + " takes true or false, got '" + value + "'");
-}
-
-std::string Options::settings() const {
-  std::string out;
-  for (const auto& [name, value] : values_) out += name + "=" + value + "\n";
-  return out;
-}
-
-void Options::restore(const std::string& settings) {
-  std::istringstream in(settings);
-  std::string line;
-  while (std::getline(in, line)) {
-    const size_t eq = line.find('=');
-    if (eq == std::string::npos) continue;
-    const std::string name = line.substr(0, eq);
-    if (values_.count(name) && !explicit_.count(name)) values_[name] = line.substr(eq + 1);
-  }
 }
 
 void print_help(const std::string& command) {

@@ -30,12 +30,8 @@ class Options {
   double number(const std::string& name, double min, double max) const;
   bool flag(const std::string& name) const;
   bool given(const std::string& name) const { return explicit_.count(name) != 0; }
-  // Overrides a value (presets, resume).
+  // Overrides a value.
   void set(const std::string& name, const std::string& value) { values_[name] = value; }
-  // Every option of this command as "name=value" lines (stored in checkpoints).
-  std::string settings() const;
-  // Restores values from settings() text, leaving explicitly given options alone.
-  void restore(const std::string& settings);
 
  private:
   std::string command_;

@@ -3,8 +3,6 @@
 
 #include <cstdlib>
 #include <iostream>
-#include <map>
-#include <sstream>
 
 #include "data/tokenizer.h"
 #include "util/error.h"
@@ -45,43 +43,70 @@ DataOptions data_options(const Options& o) {
   return data;
 }
 
-std::string data_settings(const DataOptions& d) {
-  std::ostringstream out;
-  out << "tokenizer=" << kTokenizerVersion << "\nmin-freq=" << d.min_freq << "\nmax-vocab=" << d.max_vocab
-      << "\nseed=" << d.seed << "\nval-fraction=" << d.val_fraction << "\nmax-len=" << d.max_len
-      << "\ntruncate=" << (d.truncate_pre ? "pre" : "post") << "\ntrain-limit=" << d.train_limit
-      << "\ntest-limit=" << d.test_limit << "\n";
-  return out.str();
+void require_same_tokenizer(const Checkpoint& checkpoint) {
+  if (checkpoint.tokenizer_version != kTokenizerVersion)
+    fail("the checkpoint was made with tokenizer version " + std::to_string(checkpoint.tokenizer_version) +
+         "; this build has " + std::to_string(kTokenizerVersion));
 }
 
-void apply_data_settings(const std::string& settings, DataOptions& d) {
-  std::map<std::string, std::string> values;
-  std::istringstream in(settings);
-  std::string line;
-  while (std::getline(in, line))
-    if (const size_t eq = line.find('='); eq != std::string::npos) values[line.substr(0, eq)] = line.substr(eq + 1);
-  try {
-    if (std::stoul(values.at("tokenizer")) != kTokenizerVersion)
-      fail("the checkpoint was made with tokenizer version " + values.at("tokenizer") + "; this build has " +
-           std::to_string(kTokenizerVersion));
-    d.min_freq = std::stoi(values.at("min-freq"));
-    d.max_vocab = std::stoi(values.at("max-vocab"));
-    d.seed = std::stoull(values.at("seed"));
-    d.val_fraction = std::stof(values.at("val-fraction"));
-    d.max_len = std::stoi(values.at("max-len"));
-    d.truncate_pre = values.at("truncate") == "pre";
-    d.train_limit = std::stoi(values.at("train-limit"));
-    d.test_limit = std::stoi(values.at("test-limit"));
-  } catch (const Error&) {
-    throw;
-  } catch (const std::exception&) {
-    fail("the checkpoint's data settings are incomplete or unreadable");
-  }
+DataOptions stored_data(const Checkpoint& checkpoint, const DataOptions& here) {
+  require_same_tokenizer(checkpoint);
+  DataOptions data = checkpoint.data;
+  data.path = here.path;
+  data.cache_dir = here.cache_dir;
+  return data;
+}
+
+void apply_resume(const Options& o, const Checkpoint& c, DataOptions& data, ModelConfig& model, RunSettings& run) {
+  require_same_tokenizer(c);
+  // The stored value, unless this command line gives the option.
+  const auto keep = [&o](const char* option, auto& field, const auto& stored) {
+    if (!o.given(option)) field = stored;
+  };
+  const DataOptions& d = c.data;
+  keep("data", data.path, d.path);
+  keep("cache-dir", data.cache_dir, d.cache_dir);
+  keep("min-freq", data.min_freq, d.min_freq);
+  keep("max-vocab", data.max_vocab, d.max_vocab);
+  keep("seed", data.seed, d.seed);
+  keep("val-fraction", data.val_fraction, d.val_fraction);
+  keep("max-len", data.max_len, d.max_len);
+  keep("truncate", data.truncate_pre, d.truncate_pre);
+  keep("train-limit", data.train_limit, d.train_limit);
+  keep("test-limit", data.test_limit, d.test_limit);
+
+  // The architecture is the checkpoint's (its parameters depend on it); the padding,
+  // which no parameter depends on, may be changed like any training option.
+  const Padding padding = model.padding;  // as this command line parsed it
+  model = c.model;
+  if (o.given("padding")) model.padding = padding;
+
+  TrainOptions& t = run.train;
+  const TrainOptions& st = c.run.train;
+  keep("epochs", t.epochs, st.epochs);
+  keep("patience", t.patience, st.patience);
+  keep("lr-plateau", t.lr_plateau, st.lr_plateau);
+  keep("batch-size", t.batch_size, st.batch_size);
+  keep("batching", t.batching, st.batching);
+  keep("seed", t.seed, st.seed);
+  keep("out", t.out_dir, st.out_dir);
+  keep("skip-nonfinite", t.skip_nonfinite, st.skip_nonfinite);
+
+  BackendOptions& b = run.backend;
+  const BackendOptions& sb = c.run.backend;
+  keep("algo", b.algo, sb.algo);
+  keep("math", b.math, sb.math);
+  keep("deterministic", b.deterministic, sb.deterministic);
+  keep("threads", b.threads, sb.threads);
+  keep("profile-steps", b.profile_steps, sb.profile_steps);
+  b.device_index = sb.device_index;  // neither has an option
+  b.loss_scale = sb.loss_scale;
+  keep("device", run.device, c.run.device);
 }
 
 ModelConfig model_config(const Options& o, int vocab_size) {
   ModelConfig m;
-  m.cell = parse_cell(o.text("cell"));
+  m.cell = parse_enum<Cell>(o.text("cell"));
   m.vocab_size = vocab_size;
   m.embed = o.integer("embed", 1, 65536);
   m.hidden = o.integer("hidden", 1, 65536);
@@ -89,9 +114,10 @@ ModelConfig model_config(const Options& o, int vocab_size) {
   m.bidirectional = o.flag("bidirectional");
   m.rnn_dropout = static_cast<float>(o.number("dropout", 0.0, 0.95));
   m.head_dropout = static_cast<float>(o.number("head-dropout", 0.0, 0.95));
-  m.pool = parse_pool(o.text("pool"));
+  m.pool = parse_enum<Pool>(o.text("pool"));
   m.embed_dropout = static_cast<float>(o.number("embed-dropout", 0.0, 0.95));
   m.head_hidden = o.integer("head-hidden", 0, 65536);
+  m.padding = parse_enum<Padding>(o.text("padding"));
   return m;
 }
 
@@ -109,8 +135,7 @@ TrainOptions train_options(const Options& o) {
   t.patience = o.integer("patience", 0, 100000);
   t.lr_plateau = o.integer("lr-plateau", 0, 100000);
   t.batch_size = o.integer("batch-size", 1, 1 << 20);
-  t.batching = parse_batch_order(o.text("batching"));
-  t.padding = parse_padding(o.text("padding"));
+  t.batching = parse_enum<BatchOrder>(o.text("batching"));
   t.seed = static_cast<uint64_t>(o.integer("seed", 0, 2'000'000'000));
   t.out_dir = o.text("out");
   if (t.out_dir.empty()) throw UsageError("--out must name a folder");
@@ -127,18 +152,18 @@ BackendOptions backend_options(const Options& o) {
   BackendOptions b;
   b.threads = o.integer("threads", 0, 1024);
   if (o.command() == "train") {
-    b.algo = o.text("algo");
-    b.math = o.text("math");
+    b.algo = parse_enum<RnnAlgo>(o.text("algo"));
+    b.math = parse_enum<RnnMath>(o.text("math"));
     b.deterministic = o.flag("deterministic");
     b.profile_steps = o.text("profile-steps");
-    b.inject_nan_at_step = test_hook("RNNB_INJECT_NAN_AT_STEP");
-    if (b.algo != "standard" && b.algo != "persist-static" && b.algo != "persist-dynamic" &&
-        b.algo != "persist-static-small-h")
-      throw UsageError("--algo takes standard, persist-static, persist-dynamic or persist-static-small-h");
-    if (b.math != "fp32" && b.math != "tf32" && b.math != "fp16")
-      throw UsageError("--math takes fp32, tf32 or fp16");
   }
   return b;
+}
+
+BackendHooks backend_hooks() {
+  BackendHooks h;
+  h.inject_nan_at_step = test_hook("RNNB_INJECT_NAN_AT_STEP");
+  return h;
 }
 
 void check_device(const std::string& device) {
@@ -147,12 +172,12 @@ void check_device(const std::string& device) {
 }
 
 std::unique_ptr<Backend> make_backend(const std::string& device, const ModelConfig& model, const OptimConfig& optim,
-                                      const BackendOptions& backend, uint64_t seed) {
+                                      const BackendOptions& backend, uint64_t seed, const BackendHooks& hooks) {
   check_device(device);
-  if (device == "cpu") return make_cpu_backend(model, optim, backend, seed);
+  if (device == "cpu") return make_cpu_backend(model, optim, backend, seed, hooks);
   if (device == "cuda") {
     try {
-      return make_cuda_backend(model, optim, backend, seed);
+      return make_cuda_backend(model, optim, backend, seed, hooks);
     } catch (const NoGpuError& e) {
       fail(std::string("--device cuda: ") + e.what());
     }
@@ -161,14 +186,14 @@ std::unique_ptr<Backend> make_backend(const std::string& device, const ModelConf
     std::cerr << "this build has no cuDNN backend; running on the CPU\n";
   } else {
     try {
-      return make_cuda_backend(model, optim, backend, seed);
+      return make_cuda_backend(model, optim, backend, seed, hooks);
     } catch (const NoGpuError& e) {
       std::cerr << "no GPU found; running on the CPU (" << e.detail() << ")\n";
     } catch (const Error& e) {
       std::cerr << "the GPU is not usable (" << e.what() << "); running on the CPU\n";
     }
   }
-  return make_cpu_backend(model, optim, backend, seed);
+  return make_cpu_backend(model, optim, backend, seed, hooks);
 }
 
 }  // namespace rnnb

@@ -19,26 +19,26 @@ namespace {
 class CpuBackend final : public Backend {
  public:
   CpuBackend(const ModelConfig& model, const OptimConfig& optim, const BackendOptions& options,
-             uint64_t seed)
+             uint64_t seed, const BackendHooks& hooks)
       : model_(model),
         optim_(optim),
         layout_(model),
         rnn_(model.rnn_shape(), model.rnn_dropout),
         state_(initial_state(model, seed)),
         grad_(layout_.total, 0.0f) {
-    if (options.algo != "standard" || options.math != "fp32" || options.loss_scale != 0.0f)
+    if (options.algo != RnnAlgo::Standard || options.math != RnnMath::Fp32 || options.loss_scale != 0.0f)
       throw UsageError("--algo and --math other than standard/fp32 need --device cuda");
     set_blas_threads(options.threads);
-    inject_nan_at_step_ = options.inject_nan_at_step;
+    inject_nan_at_step_ = hooks.inject_nan_at_step;
     dropout_rng_.set_state(state_.dropout_rng);
   }
 
   std::string name() const override { return "cpu"; }
 
-  void attach(Slot slot, const TokenSet& set) override { sets_[static_cast<int>(slot)] = &set; }
+  void attach(Slot slot, const TokenizedSplit& set) override { sets_[static_cast<int>(slot)] = &set; }
 
   void train_step(Slot slot, const Batch& batch, float lr) override {
-    const TokenSet& set = attached(slot);
+    const TokenizedSplit& set = attached(slot);
     const BatchStats before = stats_;
     forward(set, batch, /*train=*/true, nullptr);
     const double batch_loss = stats_.loss_sum - before.loss_sum;
@@ -122,14 +122,14 @@ class CpuBackend final : public Backend {
   std::vector<float> last_gradient() override { return steps_taken_ > 0 ? grad_ : std::vector<float>{}; }
 
  private:
-  const TokenSet& attached(Slot slot) const {
-    const TokenSet* set = sets_[static_cast<int>(slot)];
+  const TokenizedSplit& attached(Slot slot) const {
+    const TokenizedSplit* set = sets_[static_cast<int>(slot)];
     RNNB_ASSERT(set != nullptr);
     return *set;
   }
 
   // Embedding, recurrent stack and head; the loss and its logit gradient into dlogits_.
-  void forward(const TokenSet& set, const Batch& batch, bool train, float* prob_positive) {
+  void forward(const TokenizedSplit& set, const Batch& batch, bool train, float* prob_positive) {
     const int B = batch.size(), E = model_.embed, F = model_.features(), C = model_.classes;
     const RnnShape shape = model_.rnn_shape();
     const float* params = state_.params.data();
@@ -194,7 +194,7 @@ class CpuBackend final : public Backend {
   TrainState state_;
   std::vector<float> grad_;
   Rng dropout_rng_;
-  std::array<const TokenSet*, 4> sets_{};
+  std::array<const TokenizedSplit*, 4> sets_{};
   BatchStats stats_;
   int64_t steps_since_stats_ = 0, steps_taken_ = 0, inject_nan_at_step_ = 0;
   // Per-batch scratch, reused.
@@ -210,8 +210,9 @@ class CpuBackend final : public Backend {
 }  // namespace
 
 std::unique_ptr<Backend> make_cpu_backend(const ModelConfig& model, const OptimConfig& optim,
-                                          const BackendOptions& options, uint64_t seed) {
-  return std::make_unique<CpuBackend>(model, optim, options, seed);
+                                          const BackendOptions& options, uint64_t seed,
+                                          const BackendHooks& hooks) {
+  return std::make_unique<CpuBackend>(model, optim, options, seed, hooks);
 }
 
 }  // namespace rnnb

@@ -46,7 +46,7 @@ constexpr uint64_t kEmbedDropoutStream = 0x6a09e667f3bcc908ULL;
 
 // A split resident on the device.
 struct DeviceSplit {
-  const TokenSet* host = nullptr;
+  const TokenizedSplit* host = nullptr;
   DeviceBuffer<int32_t> tokens;
   DeviceBuffer<int64_t> offsets;
   DeviceBuffer<uint8_t> labels;  // batches gather theirs on the device
@@ -65,10 +65,11 @@ std::optional<std::array<int64_t, 2>> parse_profile_steps(const std::string& tex
 class CudaBackend final : public Backend {
  public:
   CudaBackend(const ModelConfig& model, const OptimConfig& optim, const BackendOptions& options,
-              uint64_t seed)
+              uint64_t seed, const BackendHooks& hooks)
       : model_(model),
         optim_(optim),
         options_(options),
+        hooks_(hooks),
         canonical_(model),
         profile_steps_(parse_profile_steps(options.profile_steps)),
         device_(select_device(options.device_index)),
@@ -122,7 +123,7 @@ class CudaBackend final : public Backend {
 
   std::string name() const override { return "cuda:" + device_name_; }
 
-  void attach(Slot slot, const TokenSet& set) override {
+  void attach(Slot slot, const TokenizedSplit& set) override {
     DeviceSplit& split = splits_[static_cast<int>(slot)];
     split.host = &set;
     split.tokens.upload(set.tokens, stream_.get());
@@ -142,7 +143,7 @@ class CudaBackend final : public Backend {
     nonfinite_snapshot(guard_.data(), loss_sum_.data(), correct_.data(), stream_.get());
     forward(slot, batch, /*train=*/true, nullptr);
     backward(batch);
-    if (steps_taken_ == options_.inject_nan_at_step)  // test hook: all-ones bytes are a NaN
+    if (steps_taken_ == hooks_.inject_nan_at_step)  // test hook: all-ones bytes are a NaN
       CUDA_CHECK(cudaMemsetAsync(grad_.data() + total_ / 2, 0xFF, sizeof(float), stream_.get()));
     {
       NvtxRange range("optimizer");
@@ -297,8 +298,8 @@ class CudaBackend final : public Backend {
     CUDA_CHECK(cudaGetDeviceProperties(&prop, device_));
     device_name_ = prop.name;
     RnnOptions rnn_options;
-    rnn_options.algo = parse_rnn_algo(options.algo);
-    rnn_options.math = parse_rnn_math(options.math);
+    rnn_options.algo = options.algo;
+    rnn_options.math = options.math;
     rnn_options.dropout = model.rnn_dropout;
     rnn_options.seed = seed ^ 0x9e3779b97f4a7c15ULL;
     return CudnnRnn(cudnn_.get(), model.rnn_shape(), rnn_options);
@@ -319,7 +320,7 @@ class CudaBackend final : public Backend {
     guard_.zero(stream_.get());
   }
 
-  const TokenSet& attached(Slot slot, const DeviceSplit** split) const {
+  const TokenizedSplit& attached(Slot slot, const DeviceSplit** split) const {
     const DeviceSplit& s = splits_[static_cast<int>(slot)];
     RNNB_ASSERT(s.host != nullptr);
     *split = &s;
@@ -388,7 +389,7 @@ class CudaBackend final : public Backend {
     const RnnShape shape = model_.rnn_shape();
     const int B = batch.size(), E = model_.embed, C = model_.classes;
     const int H = shape.hidden;
-    const bool padded = batch.padding != Padding::None;
+    const bool padded = batch.padding != Padding::Packed;
     RNNB_ASSERT(B > 0 && batch.steps >= 1);
     BatchBuffers& buf = buffers_;
 
@@ -539,6 +540,7 @@ class CudaBackend final : public Backend {
   ModelConfig model_;
   OptimConfig optim_;
   BackendOptions options_;
+  BackendHooks hooks_;
   ParamLayout canonical_;
   std::optional<std::array<int64_t, 2>> profile_steps_;
   std::string device_name_;
@@ -583,8 +585,9 @@ class CudaBackend final : public Backend {
 bool cuda_backend_built() { return true; }
 
 std::unique_ptr<Backend> make_cuda_backend(const ModelConfig& model, const OptimConfig& optim,
-                                           const BackendOptions& options, uint64_t seed) {
-  return std::make_unique<cuda::CudaBackend>(model, optim, options, seed);
+                                           const BackendOptions& options, uint64_t seed,
+                                           const BackendHooks& hooks) {
+  return std::make_unique<cuda::CudaBackend>(model, optim, options, seed, hooks);
 }
 
 }  // namespace rnnb

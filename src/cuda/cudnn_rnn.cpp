@@ -68,41 +68,6 @@ std::vector<WeightPiece> merged(std::vector<WeightPiece> pieces) {
 
 }  // namespace
 
-RnnAlgo parse_rnn_algo(const std::string& name) {
-  if (name == "standard") return RnnAlgo::Standard;
-  if (name == "persist-static") return RnnAlgo::PersistStatic;
-  if (name == "persist-dynamic") return RnnAlgo::PersistDynamic;
-  if (name == "persist-static-small-h") return RnnAlgo::PersistStaticSmallH;
-  throw UsageError("unknown --algo '" + name +
-                   "' (standard, persist-static, persist-dynamic, persist-static-small-h)");
-}
-
-RnnMath parse_rnn_math(const std::string& name) {
-  if (name == "fp32") return RnnMath::Fp32;
-  if (name == "tf32") return RnnMath::Tf32;
-  if (name == "fp16") return RnnMath::Fp16;
-  throw UsageError("unknown --math '" + name + "' (fp32, tf32, fp16)");
-}
-
-std::string rnn_algo_name(RnnAlgo algo) {
-  switch (algo) {
-    case RnnAlgo::Standard: return "standard";
-    case RnnAlgo::PersistStatic: return "persist-static";
-    case RnnAlgo::PersistDynamic: return "persist-dynamic";
-    case RnnAlgo::PersistStaticSmallH: return "persist-static-small-h";
-  }
-  return "?";
-}
-
-std::string rnn_math_name(RnnMath math) {
-  switch (math) {
-    case RnnMath::Fp32: return "fp32";
-    case RnnMath::Tf32: return "tf32";
-    case RnnMath::Fp16: return "fp16";
-  }
-  return "?";
-}
-
 std::string cudnn_version_problem(size_t version) {
   if (version >= kOldestCudnn && version < kNextCudnnMajor) return "";
   // cuDNN 9 numbers versions major*10000 + minor*100 + patch; cuDNN 8 used major*1000.
@@ -257,10 +222,10 @@ void CudnnRnn::check(cudnnStatus_t status, const char* call, const char* file, i
   if (options_.algo != RnnAlgo::Standard && (category == 2 || category == 3 || code == 4001)) {
     char detail[512] = {0};
     cudnnGetLastErrorString(detail, sizeof detail);
-    throw Error("cuDNN refuses --algo " + rnn_algo_name(options_.algo) + " for " +
-                cell_name(shape_.cell) + " hidden " + std::to_string(shape_.hidden) + " layers " +
+    throw Error("cuDNN refuses --algo " + enum_name(options_.algo) + " for " +
+                enum_name(shape_.cell) + " hidden " + std::to_string(shape_.hidden) + " layers " +
                 std::to_string(shape_.layers) + (shape_.dirs == 2 ? " bidirectional" : "") +
-                " --math " + rnn_math_name(options_.math) +
+                " --math " + enum_name(options_.math) +
                 (padded_ ? "" : " with packed variable-length batches") + ": " +
                 cudnnGetErrorString(status) + (detail[0] ? std::string(" (") + detail + ")" : "") +
                 "; use --algo standard" + (padded_ ? "" : " or a padded batch layout"));

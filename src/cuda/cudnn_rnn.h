@@ -21,14 +21,10 @@
 
 #include "cuda/cudnn_handles.h"
 #include "cuda/device_buffer.h"
+#include "model/rnn_algo.h"
 #include "model/rnn_shape.h"
 
 namespace rnnb::cuda {
-
-enum class RnnAlgo { Standard, PersistStatic, PersistDynamic, PersistStaticSmallH };
-// fp32: strict fp32 FMA; tf32: fp32 data, tensor cores may round to TF32; fp16: half data
-// and weights with fp32 accumulation on tensor cores.
-enum class RnnMath { Fp32, Tf32, Fp16 };
 
 // The cuDNN releases this code is written against: the 9.x API (the v8 RNN calls,
 // cudnnGetLastErrorString), 9.0 or newer. The loaded library is checked at run time, since
@@ -40,11 +36,7 @@ std::string cudnn_version_problem(size_t version);
 // Throws Error naming the loaded cuDNN when cudnn_version_problem says it is unsupported.
 void require_supported_cudnn();
 
-RnnAlgo parse_rnn_algo(const std::string& name);  // throws UsageError
-RnnMath parse_rnn_math(const std::string& name);  // throws UsageError
-std::string rnn_algo_name(RnnAlgo algo);
-std::string rnn_math_name(RnnMath math);
-
+// RnnAlgo and RnnMath (model/rnn_algo.h) are rnnb's; cudnn_rnn.cpp maps them to cuDNN's.
 struct RnnOptions {
   RnnAlgo algo = RnnAlgo::Standard;
   RnnMath math = RnnMath::Fp32;

@@ -7,7 +7,8 @@ namespace rnnb {
 bool cuda_backend_built() { return false; }
 
 std::unique_ptr<Backend> make_cuda_backend(const ModelConfig&, const OptimConfig&,
-                                           const BackendOptions&, uint64_t) {
+                                           const BackendOptions&, uint64_t,
+                                           const BackendHooks&) {
   fail("--device cuda: this build has no cuDNN backend (CUDA toolkit or cuDNN was not found "
        "at configure time); rebuild on a machine with both, or use --device cpu");
 }

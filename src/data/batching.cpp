@@ -8,49 +8,17 @@
 
 namespace rnnb {
 
-std::string padding_name(Padding padding) {
-  switch (padding) {
-    case Padding::None: return "packed";
-    case Padding::Pre: return "pre";
-    case Padding::Post: return "post";
-  }
-  return "?";
-}
-
-Padding parse_padding(const std::string& name) {
-  if (name == "packed" || name == "none") return Padding::None;
-  if (name == "pre") return Padding::Pre;
-  if (name == "post") return Padding::Post;
-  throw UsageError("unknown padding '" + name + "' (expected packed, pre or post)");
-}
-
-std::string batch_order_name(BatchOrder order) {
-  switch (order) {
-    case BatchOrder::Random: return "random";
-    case BatchOrder::Bucket: return "bucket";
-    case BatchOrder::Sequential: return "sequential";
-  }
-  return "?";
-}
-
-BatchOrder parse_batch_order(const std::string& name) {
-  if (name == "random") return BatchOrder::Random;
-  if (name == "bucket") return BatchOrder::Bucket;
-  if (name == "sequential") return BatchOrder::Sequential;
-  throw UsageError("unknown batching '" + name + "' (expected random, bucket or sequential)");
-}
-
 int64_t Batch::real_tokens() const {
   return std::accumulate(lengths.begin(), lengths.end(), int64_t{0});
 }
 
 int64_t Batch::computed_tokens() const {
-  return padding == Padding::None ? real_tokens() : static_cast<int64_t>(size()) * steps;
+  return padding == Padding::Packed ? real_tokens() : static_cast<int64_t>(size()) * steps;
 }
 
 std::vector<int> Batch::batch_sizes() const {
   std::vector<int> sizes(steps, 0);
-  if (padding != Padding::None) {
+  if (padding != Padding::Packed) {
     std::fill(sizes.begin(), sizes.end(), size());
     return sizes;
   }
@@ -68,7 +36,7 @@ std::vector<int64_t> step_row_offsets(const std::vector<int>& batch_sizes) {
 
 namespace {
 
-Batch make_batch(const TokenSet& set, std::vector<int32_t> reviews, Padding padding) {
+Batch make_batch(const TokenizedSplit& set, std::vector<int32_t> reviews, Padding padding) {
   Batch batch;
   batch.padding = padding;
   auto length_of = [&](int32_t i) { return std::max(1, set.length(static_cast<size_t>(i))); };
@@ -84,7 +52,7 @@ Batch make_batch(const TokenSet& set, std::vector<int32_t> reviews, Padding padd
   return batch;
 }
 
-std::vector<Batch> cut(const TokenSet& set, const std::vector<int32_t>& order, int batch_size,
+std::vector<Batch> cut(const TokenizedSplit& set, const std::vector<int32_t>& order, int batch_size,
                        Padding padding) {
   std::vector<Batch> batches;
   for (size_t start = 0; start < order.size(); start += batch_size) {
@@ -96,7 +64,7 @@ std::vector<Batch> cut(const TokenSet& set, const std::vector<int32_t>& order, i
 
 }  // namespace
 
-std::vector<Batch> make_batches(const TokenSet& set, int batch_size, BatchOrder order,
+std::vector<Batch> make_batches(const TokenizedSplit& set, int batch_size, BatchOrder order,
                                 Padding padding, Rng& rng) {
   if (batch_size < 1) throw UsageError("--batch-size must be at least 1");
   std::vector<int32_t> indices(set.size());
@@ -121,7 +89,7 @@ std::vector<Batch> make_batches(const TokenSet& set, int batch_size, BatchOrder 
   return batches;
 }
 
-void assemble_tokens(const TokenSet& set, const Batch& batch, std::vector<int32_t>& tokens) {
+void assemble_tokens(const TokenizedSplit& set, const Batch& batch, std::vector<int32_t>& tokens) {
   tokens.clear();
   tokens.reserve(static_cast<size_t>(batch.computed_tokens()));
   for (int t = 0; t < batch.steps; ++t) {
@@ -132,7 +100,7 @@ void assemble_tokens(const TokenSet& set, const Batch& batch, std::vector<int32_
       const bool empty = set.length(review) == 0;  // an empty review reads as one <unk>
       auto token_at = [&](int position) { return empty ? kUnkId : ids[position]; };
       switch (batch.padding) {
-        case Padding::None:
+        case Padding::Packed:
           if (t < length) tokens.push_back(token_at(t));
           break;
         case Padding::Post:

@@ -9,24 +9,27 @@
 #include <string>
 #include <vector>
 
-#include "data/token_set.h"
+#include "data/tokenized_split.h"
+#include "data/padding.h"
+#include "util/name_table.h"
 #include "util/rng.h"
 
 namespace rnnb {
 
-enum class Padding { None, Pre, Post };  // None = packed
 enum class BatchOrder { Random, Bucket, Sequential };
 
-std::string padding_name(Padding padding);
-Padding parse_padding(const std::string& name);  // "packed", "pre", "post"
-std::string batch_order_name(BatchOrder order);
-BatchOrder parse_batch_order(const std::string& name);  // "random", "bucket", "sequential"
+inline constexpr auto kBatchOrderNames = make_name_table<BatchOrder>("--batching", {
+    {BatchOrder::Random, "random", "a fresh shuffle"},
+    {BatchOrder::Bucket, "bucket", "similar lengths together"},
+    {BatchOrder::Sequential, "sequential", "index order, as evaluation uses"},
+});
+constexpr const auto& names_of(BatchOrder) { return kBatchOrderNames; }
 
 struct Batch {
-  std::vector<int32_t> reviews;  // indices into the TokenSet, longest first
+  std::vector<int32_t> reviews;  // indices into the TokenizedSplit, longest first
   std::vector<int32_t> lengths;  // real tokens of each, >= 1, non-increasing
   int steps = 0;                 // time steps the RNN runs: the longest length
-  Padding padding = Padding::None;
+  Padding padding = Padding::Packed;
 
   int size() const { return static_cast<int>(reviews.size()); }
   int64_t real_tokens() const;
@@ -43,11 +46,11 @@ std::vector<int64_t> step_row_offsets(const std::vector<int>& batch_sizes);
 // Bucket: shuffled, then sorted by length inside windows of 50 batches, cut into batches,
 // and the batch order shuffled (similar lengths together, still random); Sequential: in
 // index order (evaluation).
-std::vector<Batch> make_batches(const TokenSet& set, int batch_size, BatchOrder order,
+std::vector<Batch> make_batches(const TokenizedSplit& set, int batch_size, BatchOrder order,
                                 Padding padding, Rng& rng);
 
 // The token ids the RNN reads, time-major in the packed layout: for each step t, the
 // first batch_sizes()[t] sequences. Padded batches place kPadId before or after the text.
-void assemble_tokens(const TokenSet& set, const Batch& batch, std::vector<int32_t>& tokens);
+void assemble_tokens(const TokenizedSplit& set, const Batch& batch, std::vector<int32_t>& tokens);
 
 }  // namespace rnnb

@@ -8,7 +8,7 @@
 namespace rnnb {
 namespace {
 
-SplitReport report_split(const std::string& name, const TokenSet& set) {
+SplitReport report_split(const std::string& name, const TokenizedSplit& set) {
   SplitReport r;
   r.name = name;
   r.reviews = static_cast<int64_t>(set.size());

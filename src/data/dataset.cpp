@@ -95,10 +95,10 @@ void check_options(const DataOptions& o) {
   if (o.train_limit < 0 || o.test_limit < 0) fail("review limits must be 0 (all) or positive");
 }
 
-// Reviews [begin, end) of the corpus as a TokenSet, through the word -> vocabulary map.
-TokenSet slice_token_set(const TokenizedCorpus& corpus, size_t begin, size_t end,
+// Reviews [begin, end) of the corpus as a TokenizedSplit, through the word -> vocabulary map.
+TokenizedSplit slice_token_set(const TokenizedCorpus& corpus, size_t begin, size_t end,
                          const std::vector<uint8_t>& labels, const std::vector<int32_t>& remap) {
-  TokenSet set;
+  TokenizedSplit set;
   const int64_t first = corpus.offsets[begin];
   set.tokens.reserve(static_cast<size_t>(corpus.offsets[end] - first));
   for (int64_t k = first; k < corpus.offsets[end]; ++k) {
@@ -195,12 +195,12 @@ Dataset build_dataset(const std::string& source, const DataOptions& options, std
 
 }  // namespace
 
-void truncate_reviews(TokenSet& set, int max_len, bool keep_last) {
+void truncate_reviews(TokenizedSplit& set, int max_len, bool keep_last) {
   if (max_len <= 0) return;
   bool any_long = false;
   for (size_t i = 0; i < set.size() && !any_long; ++i) any_long = set.length(i) > max_len;
   if (!any_long) return;
-  TokenSet cut;
+  TokenizedSplit cut;
   cut.tokens.reserve(set.tokens.size());
   cut.offsets.reserve(set.offsets.size());
   cut.labels.reserve(set.labels.size());

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "data/token_set.h"
+#include "data/tokenized_split.h"
 #include "data/vocab.h"
 
 namespace rnnb {
@@ -24,11 +24,12 @@ struct DataOptions {
   bool truncate_pre = false;       // keep the last max_len tokens instead of the first
   int train_limit = 0;             // 0 = all; else a seeded random subset of that many
   int test_limit = 0;              // likewise for the test reviews
+  bool operator==(const DataOptions&) const = default;
 };
 
 struct Dataset {
   Vocab vocab;
-  TokenSet train, validation, test;
+  TokenizedSplit train, validation, test;
   std::string source;  // absolute path of the data read (or cached)
   bool from_cache = false;
 };
@@ -42,7 +43,7 @@ Dataset load_dataset(const DataOptions& options, std::ostream* log);
 
 // Cuts every review longer than max_len to its first (or, keep_last, its last) max_len
 // tokens. max_len <= 0 leaves the set as it is.
-void truncate_reviews(TokenSet& set, int max_len, bool keep_last);
+void truncate_reviews(TokenizedSplit& set, int max_len, bool keep_last);
 
 // ---- Summary for `rnnbench data` ------------------------------------------------------
 

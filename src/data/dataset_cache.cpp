@@ -95,7 +95,7 @@ class Reader {
   size_t left_;
 };
 
-void write_set(Writer& w, const TokenSet& set) {
+void write_set(Writer& w, const TokenizedSplit& set) {
   w.put(static_cast<uint64_t>(set.size()));
   w.put(static_cast<uint64_t>(set.tokens.size()));
   w.array(set.labels);
@@ -103,8 +103,8 @@ void write_set(Writer& w, const TokenSet& set) {
   w.array(set.tokens);
 }
 
-TokenSet read_set(Reader& r, int32_t vocab_size, const char* name) {
-  TokenSet set;
+TokenizedSplit read_set(Reader& r, int32_t vocab_size, const char* name) {
+  TokenizedSplit set;
   const uint64_t reviews = r.get<uint64_t>();
   const uint64_t tokens = r.get<uint64_t>();
   r.array(set.labels, reviews);

@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "data/token_set.h"
+#include "data/tokenized_split.h"
 
 namespace rnnb {
 

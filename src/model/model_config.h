@@ -7,7 +7,9 @@
 #include <cstddef>
 #include <string>
 
+#include "data/padding.h"
 #include "model/rnn_shape.h"
+#include "util/name_table.h"
 
 namespace rnnb {
 
@@ -15,8 +17,13 @@ namespace rnnb {
 // elementwise max, or both side by side, of its outputs over each review's real positions.
 enum class Pool { Last, Mean, Max, MeanMax };
 
-std::string pool_name(Pool pool);          // "last", "mean", "max", "meanmax"
-Pool parse_pool(const std::string& name);  // throws UsageError on an unknown name
+inline constexpr auto kPoolNames = make_name_table<Pool>("--pool", {
+    {Pool::Last, "last", "the final states"},
+    {Pool::Mean, "mean", "average of the top layer's outputs over each review's real tokens"},
+    {Pool::Max, "max", "their elementwise maximum"},
+    {Pool::MeanMax, "meanmax", "both side by side"},
+});
+constexpr const auto& names_of(Pool) { return kPoolNames; }
 
 struct ModelConfig {
   Cell cell = Cell::Gru;
@@ -31,6 +38,9 @@ struct ModelConfig {
   Pool pool = Pool::Last;
   float embed_dropout = 0.0f;  // inverted dropout on the embedding outputs (training only)
   int head_hidden = 0;         // units of a ReLU layer between features and output; 0 = none
+  // Packed or padded batches (model/padding.h). No parameter depends on it, but a padded
+  // model is evaluated and queried with the padding it was trained with.
+  Padding padding = Padding::Packed;
 
   RnnShape rnn_shape() const { return {cell, embed, hidden, layers, bidirectional ? 2 : 1}; }
   int features() const { return (pool == Pool::MeanMax ? 2 : 1) * (bidirectional ? 2 : 1) * hidden; }

@@ -12,12 +12,22 @@
 #include <cstddef>
 #include <string>
 
+#include "util/name_table.h"
+
 namespace rnnb {
 
 enum class Cell { RnnTanh, RnnRelu, Gru, Lstm };
 
-std::string cell_name(Cell cell);          // "rnn-tanh", "rnn-relu", "gru", "lstm"
-Cell parse_cell(const std::string& name);  // throws UsageError on an unknown name
+inline constexpr auto kCellNames = make_name_table<Cell>("--cell", {
+    {Cell::RnnTanh, "rnn-tanh", "Elman RNN, tanh"},
+    {Cell::RnnRelu, "rnn-relu", "Elman RNN, ReLU"},
+    {Cell::Gru, "gru", "gated recurrent unit"},
+    {Cell::Lstm, "lstm", "long short-term memory"},
+    {Cell::RnnTanh, "rnn", "", true},
+    {Cell::RnnTanh, "tanh", "", true},
+    {Cell::RnnRelu, "relu", "", true},
+});
+constexpr const auto& names_of(Cell) { return kCellNames; }
 
 inline int gate_count(Cell cell) {
   switch (cell) {

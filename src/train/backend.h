@@ -11,8 +11,9 @@
 #include <vector>
 
 #include "data/batching.h"
-#include "data/token_set.h"
+#include "data/tokenized_split.h"
 #include "model/model_config.h"
+#include "model/rnn_algo.h"
 #include "util/error.h"
 
 namespace rnnb {
@@ -43,8 +44,8 @@ enum class Slot { Train = 0, Validation = 1, Test = 2, Scratch = 3 };
 
 struct BackendOptions {
   // GPU only; the CPU backend refuses anything but the defaults.
-  std::string algo = "standard";  // standard|persist-static|persist-dynamic|persist-static-small-h
-  std::string math = "fp32";      // fp32|tf32|fp16
+  RnnAlgo algo = RnnAlgo::Standard;
+  RnnMath math = RnnMath::Fp32;
   bool deterministic = false;
   int device_index = 0;
   int threads = 0;  // CPU: BLAS threads; 0 = library default
@@ -53,8 +54,13 @@ struct BackendOptions {
   // fp16 gradients do not underflow (undone before clipping and Adam). 0 = the default,
   // kDefaultFp16LossScale; other math ignores it.
   float loss_scale = 0.0f;
-  // Test hook (RNNB_INJECT_NAN_AT_STEP): the n-th train_step of this backend (1-based)
-  // gets a NaN in its gradient. 0 = never.
+};
+
+// Test hooks, set from the environment by the CLI only (like TrainHooks); 0 = off. Not
+// user options, so they stay out of BackendOptions.
+struct BackendHooks {
+  // RNNB_INJECT_NAN_AT_STEP: the n-th train_step of this backend (1-based) gets a NaN in
+  // its gradient.
   int64_t inject_nan_at_step = 0;
 };
 
@@ -69,7 +75,7 @@ class Backend {
   virtual std::string name() const = 0;  // "cpu" or "cuda:<gpu name>"
 
   // Makes a split available to batches (the GPU copies it to device memory once).
-  virtual void attach(Slot slot, const TokenSet& set) = 0;
+  virtual void attach(Slot slot, const TokenizedSplit& set) = 0;
 
   // Forward, backward, clipping and one Adam step on a batch of `slot`. Adds to the stats.
   virtual void train_step(Slot slot, const Batch& batch, float lr) = 0;
@@ -101,7 +107,8 @@ class Backend {
 TrainState initial_state(const ModelConfig& config, uint64_t seed);
 
 std::unique_ptr<Backend> make_cpu_backend(const ModelConfig& model, const OptimConfig& optim,
-                                          const BackendOptions& options, uint64_t seed);
+                                          const BackendOptions& options, uint64_t seed,
+                                          const BackendHooks& hooks = {});
 // No GPU on this machine (no driver, or no device): what `--device auto` falls back on.
 // The message says so plainly; detail() keeps CUDA's own words for those who have a GPU.
 class NoGpuError : public Error {
@@ -116,7 +123,8 @@ class NoGpuError : public Error {
 // Throws NoGpuError when no GPU is found, Error when the build has no CUDA or the GPU
 // cannot be used.
 std::unique_ptr<Backend> make_cuda_backend(const ModelConfig& model, const OptimConfig& optim,
-                                           const BackendOptions& options, uint64_t seed);
+                                           const BackendOptions& options, uint64_t seed,
+                                           const BackendHooks& hooks = {});
 bool cuda_backend_built();
 
 }  // namespace rnnb

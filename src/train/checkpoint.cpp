@@ -1,14 +1,16 @@
-// Checkpoint file format, version 3 (little-endian; version 1 lacks the epoch's stats,
-// versions 1-2 the pooling, embedding dropout, hidden head layer, current learning rate and
-// plateau counter, which then take their defaults):
+// Checkpoint file format, version 4 (little-endian):
 //   "RNNBCKPT" | u32 version | payload | u32 crc32(payload)
-// payload: model config, optimizer config, data and run settings, vocabulary, parameters,
-// Adam state, dropout RNG, progress (with the current epoch's stats so far). Every size is checked against the model's layout.
+// payload: model config (padding included), optimizer config, data options and tokenizer
+// version, training and backend options and device, vocabulary, parameters, Adam state,
+// dropout RNG, progress (with the current epoch's stats so far). Every enum is checked
+// against its name table and every size against the model's layout. Versions 1-3 held the
+// data and run settings as text; they are refused with a one-line error (retrain).
 #include "train/checkpoint.h"
 
 #include <zlib.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "util/atomic_file.h"
@@ -19,9 +21,26 @@ namespace rnnb {
 namespace {
 
 constexpr char kMagic[8] = {'R', 'N', 'N', 'B', 'C', 'K', 'P', 'T'};
-constexpr uint32_t kVersion = 3;
-constexpr uint32_t kOldestReadable = 1;
+constexpr uint32_t kVersion = kCheckpointVersion;
 constexpr int kMaxDimension = 1 << 20;
+constexpr size_t kMaxPath = 1 << 16;
+
+template <typename E>
+void put_enum(BinaryWriter& w, E value) {
+  w.put<uint8_t>(static_cast<uint8_t>(value));
+}
+
+// An enum stored as one byte, refused unless its table names it.
+template <typename E>
+E get_enum(BinaryReader& r, const std::string& path, const char* what) {
+  const E value = static_cast<E>(r.get<uint8_t>());
+  if (!names_of(E{}).contains(value)) fail(path + " is corrupt: unknown " + what);
+  return value;
+}
+
+void check(bool ok, const std::string& path, const char* what) {
+  if (!ok) fail(path + " is corrupt: " + what + " out of range");
+}
 
 uint32_t crc_of(const uint8_t* data, size_t size) {
   uLong crc = crc32(0L, Z_NULL, 0);
@@ -35,7 +54,7 @@ uint32_t crc_of(const uint8_t* data, size_t size) {
 }
 
 void put_model(BinaryWriter& w, const ModelConfig& m) {
-  w.put<uint8_t>(static_cast<uint8_t>(m.cell));
+  put_enum(w, m.cell);
   w.put<int32_t>(m.vocab_size);
   w.put<int32_t>(m.embed);
   w.put<int32_t>(m.hidden);
@@ -44,16 +63,15 @@ void put_model(BinaryWriter& w, const ModelConfig& m) {
   w.put<float>(m.rnn_dropout);
   w.put<float>(m.head_dropout);
   w.put<int32_t>(m.classes);
-  w.put<uint8_t>(static_cast<uint8_t>(m.pool));
+  put_enum(w, m.pool);
   w.put<float>(m.embed_dropout);
   w.put<int32_t>(m.head_hidden);
+  put_enum(w, m.padding);
 }
 
-ModelConfig get_model(BinaryReader& r, const std::string& path, uint32_t version) {
+ModelConfig get_model(BinaryReader& r, const std::string& path) {
   ModelConfig m;
-  const uint8_t cell = r.get<uint8_t>();
-  if (cell > static_cast<uint8_t>(Cell::Lstm)) fail(path + " is corrupt: unknown cell type");
-  m.cell = static_cast<Cell>(cell);
+  m.cell = get_enum<Cell>(r, path, "cell type");
   m.vocab_size = r.get<int32_t>();
   m.embed = r.get<int32_t>();
   m.hidden = r.get<int32_t>();
@@ -62,20 +80,92 @@ ModelConfig get_model(BinaryReader& r, const std::string& path, uint32_t version
   m.rnn_dropout = r.get<float>();
   m.head_dropout = r.get<float>();
   m.classes = r.get<int32_t>();
-  if (version >= 3) {
-    const uint8_t pool = r.get<uint8_t>();
-    if (pool > static_cast<uint8_t>(Pool::MeanMax)) fail(path + " is corrupt: unknown pooling");
-    m.pool = static_cast<Pool>(pool);
-    m.embed_dropout = r.get<float>();
-    m.head_hidden = r.get<int32_t>();
-    if (!(m.embed_dropout >= 0.0f && m.embed_dropout < 1.0f) || m.head_hidden < 0 || m.head_hidden > kMaxDimension)
-      fail(path + " is corrupt: embedding dropout or hidden head size out of range");
-  }
+  m.pool = get_enum<Pool>(r, path, "pooling");
+  m.embed_dropout = r.get<float>();
+  m.head_hidden = r.get<int32_t>();
+  if (!(m.embed_dropout >= 0.0f && m.embed_dropout < 1.0f) || m.head_hidden < 0 || m.head_hidden > kMaxDimension)
+    fail(path + " is corrupt: embedding dropout or hidden head size out of range");
+  m.padding = get_enum<Padding>(r, path, "padding");
   for (int v : {m.vocab_size, m.embed, m.hidden, m.layers, m.classes})
     if (v < 1 || v > (1 << 24)) fail(path + " is corrupt: model dimension " + std::to_string(v) + " out of range");
   if (m.embed > kMaxDimension || m.hidden > kMaxDimension || m.layers > 64 || m.classes > 1024)
     fail(path + " is corrupt: model dimensions out of range");
   return m;
+}
+
+void put_data(BinaryWriter& w, const DataOptions& d, uint32_t tokenizer_version) {
+  w.put_string(d.path);
+  w.put_string(d.cache_dir);
+  w.put<int32_t>(d.min_freq);
+  w.put<int32_t>(d.max_vocab);
+  w.put<uint64_t>(d.seed);
+  w.put<float>(d.val_fraction);
+  w.put<int32_t>(d.max_len);
+  w.put<uint8_t>(d.truncate_pre);
+  w.put<int32_t>(d.train_limit);
+  w.put<int32_t>(d.test_limit);
+  w.put<uint32_t>(tokenizer_version);
+}
+
+DataOptions get_data(BinaryReader& r, const std::string& path, uint32_t& tokenizer_version) {
+  DataOptions d;
+  d.path = r.get_string(kMaxPath);
+  d.cache_dir = r.get_string(kMaxPath);
+  d.min_freq = r.get<int32_t>();
+  d.max_vocab = r.get<int32_t>();
+  d.seed = r.get<uint64_t>();
+  d.val_fraction = r.get<float>();
+  d.max_len = r.get<int32_t>();
+  d.truncate_pre = r.get<uint8_t>() != 0;
+  d.train_limit = r.get<int32_t>();
+  d.test_limit = r.get<int32_t>();
+  tokenizer_version = r.get<uint32_t>();
+  check(d.min_freq >= 1 && d.max_vocab >= 0 && d.val_fraction >= 0.0f && d.val_fraction < 1.0f && d.max_len >= 0 &&
+            d.train_limit >= 0 && d.test_limit >= 0,
+        path, "data settings");
+  return d;
+}
+
+void put_run(BinaryWriter& w, const RunSettings& run) {
+  const TrainOptions& t = run.train;
+  for (int32_t v : {t.epochs, t.patience, t.lr_plateau, t.batch_size}) w.put<int32_t>(v);
+  put_enum(w, t.batching);
+  w.put<uint64_t>(t.seed);
+  w.put_string(t.out_dir);
+  w.put<uint8_t>(t.skip_nonfinite);
+  const BackendOptions& b = run.backend;
+  put_enum(w, b.algo);
+  put_enum(w, b.math);
+  w.put<uint8_t>(b.deterministic);
+  w.put<int32_t>(b.device_index);
+  w.put<int32_t>(b.threads);
+  w.put_string(b.profile_steps);
+  w.put<float>(b.loss_scale);
+  w.put_string(run.device);
+}
+
+RunSettings get_run(BinaryReader& r, const std::string& path) {
+  RunSettings run;
+  TrainOptions& t = run.train;
+  for (int* v : {&t.epochs, &t.patience, &t.lr_plateau, &t.batch_size}) *v = r.get<int32_t>();
+  t.batching = get_enum<BatchOrder>(r, path, "batch order");
+  t.seed = r.get<uint64_t>();
+  t.out_dir = r.get_string(kMaxPath);
+  t.skip_nonfinite = r.get<uint8_t>() != 0;
+  BackendOptions& b = run.backend;
+  b.algo = get_enum<RnnAlgo>(r, path, "cuDNN algorithm");
+  b.math = get_enum<RnnMath>(r, path, "cuDNN math");
+  b.deterministic = r.get<uint8_t>() != 0;
+  b.device_index = r.get<int32_t>();
+  b.threads = r.get<int32_t>();
+  b.profile_steps = r.get_string(256);
+  b.loss_scale = r.get<float>();
+  run.device = r.get_string(256);
+  check(t.epochs >= 1 && t.patience >= 0 && t.lr_plateau >= 0 && t.batch_size >= 1 && t.batch_size <= (1 << 20) &&
+            b.device_index >= 0 && b.threads >= 0 && b.threads <= 1024 && b.loss_scale >= 0.0f &&
+            std::isfinite(b.loss_scale),
+        path, "training or backend settings");
+  return run;
 }
 
 }  // namespace
@@ -85,8 +175,8 @@ void save_checkpoint(const std::string& path, const Checkpoint& c) {
   put_model(w, c.model);
   for (float f : {c.optim.lr, c.optim.beta1, c.optim.beta2, c.optim.eps, c.optim.weight_decay, c.optim.clip_norm})
     w.put<float>(f);
-  w.put_string(c.data_settings);
-  w.put_string(c.run_settings);
+  put_data(w, c.data, c.tokenizer_version);
+  put_run(w, c.run);
   w.put<uint64_t>(c.vocab.size());
   for (const std::string& word : c.vocab) w.put_string(word);
   w.put<uint64_t>(c.vocab_fingerprint);
@@ -125,9 +215,12 @@ Checkpoint load_checkpoint(const std::string& path) {
     fail(path + " is not an rnnbench checkpoint");
   uint32_t version = 0;
   std::memcpy(&version, bytes.data() + sizeof kMagic, sizeof version);
-  if (version < kOldestReadable || version > kVersion)
-    fail(path + " is checkpoint format version " + std::to_string(version) + "; this build reads versions " +
-         std::to_string(kOldestReadable) + " to " + std::to_string(kVersion));
+  if (version < kVersion)
+    fail(path + ": checkpoint format " + std::to_string(version) + " is older than this rnnbench's " +
+         std::to_string(kVersion) + ": retrain, or use the rnnbench version that wrote it");
+  if (version > kVersion)
+    fail(path + ": checkpoint format " + std::to_string(version) + " is newer than this rnnbench's " +
+         std::to_string(kVersion) + ": use a newer rnnbench");
   const uint8_t* payload = bytes.data() + sizeof kMagic + sizeof version;
   const size_t payload_size = bytes.size() - sizeof kMagic - sizeof version - sizeof(uint32_t);
   uint32_t stored_crc = 0;
@@ -136,11 +229,11 @@ Checkpoint load_checkpoint(const std::string& path) {
 
   BinaryReader r(payload, payload_size, path);
   Checkpoint c;
-  c.model = get_model(r, path, version);
+  c.model = get_model(r, path);
   for (float* f : {&c.optim.lr, &c.optim.beta1, &c.optim.beta2, &c.optim.eps, &c.optim.weight_decay, &c.optim.clip_norm})
     *f = r.get<float>();
-  c.data_settings = r.get_string(1 << 20);
-  c.run_settings = r.get_string(1 << 20);
+  c.data = get_data(r, path, c.tokenizer_version);
+  c.run = get_run(r, path);
   const uint64_t words = r.get<uint64_t>();
   if (words != static_cast<uint64_t>(c.model.vocab_size) || words > r.remaining() / 8)
     fail(path + " is corrupt: vocabulary of " + std::to_string(words) + " words for a model of " +
@@ -162,18 +255,14 @@ Checkpoint load_checkpoint(const std::string& path) {
   c.progress.best_val_loss = r.get<double>();
   c.progress.best_epoch = r.get<int32_t>();
   for (uint64_t& s : c.progress.epoch_rng) s = r.get<uint64_t>();
-  if (version >= 2) {
-    BatchStats& e = c.progress.epoch_stats;
-    e.loss_sum = r.get<double>();
-    for (int64_t* v : {&e.correct, &e.count, &e.real_tokens, &e.computed_tokens, &e.skipped}) *v = r.get<int64_t>();
-    c.progress.epoch_seconds = r.get<double>();
-  }
-  if (version >= 3) {
-    c.progress.lr = r.get<float>();
-    c.progress.plateau_wait = r.get<int32_t>();
-    if (!(c.progress.lr >= 0.0f) || c.progress.plateau_wait < 0)
-      fail(path + " is corrupt: learning rate or plateau counter out of range");
-  }
+  BatchStats& e = c.progress.epoch_stats;
+  e.loss_sum = r.get<double>();
+  for (int64_t* v : {&e.correct, &e.count, &e.real_tokens, &e.computed_tokens, &e.skipped}) *v = r.get<int64_t>();
+  c.progress.epoch_seconds = r.get<double>();
+  c.progress.lr = r.get<float>();
+  c.progress.plateau_wait = r.get<int32_t>();
+  if (!(c.progress.lr >= 0.0f) || c.progress.plateau_wait < 0)
+    fail(path + " is corrupt: learning rate or plateau counter out of range");
   if (c.progress.epochs_done < 0 || c.progress.next_batch < 0 || c.progress.global_step < 0 || c.state.adam_step < 0)
     fail(path + " is corrupt: negative progress counters");
   if (r.remaining() != 0) fail(path + " is corrupt: unexpected trailing data");

@@ -1,7 +1,8 @@
-// Checkpoints: a versioned binary file holding the model and optimizer configuration, the
-// data settings and vocabulary (with its fingerprint), all parameters and optimizer state
-// in the canonical layout, and the run's progress, so training resumes exactly and
-// `predict` needs nothing else. CRC32-checked, written atomically.
+// Checkpoints: a versioned binary file holding the model configuration (padding included)
+// and the optimizer's, the data options and vocabulary (with its fingerprint), the
+// training and backend options, all parameters and optimizer state in the canonical
+// layout, and the run's progress, so training resumes exactly and `eval` and `predict`
+// need nothing else. Every setting is a typed field. CRC32-checked, written atomically.
 #pragma once
 
 #include <array>
@@ -10,10 +11,24 @@
 #include <string>
 #include <vector>
 
+#include "data/dataset.h"
+#include "data/tokenizer.h"
 #include "model/model_config.h"
 #include "train/backend.h"
+#include "train/train_options.h"
 
 namespace rnnb {
+
+// The format this build writes and the only one it reads (older files: retrain).
+inline constexpr uint32_t kCheckpointVersion = 4;
+
+// What a resumed run continues with besides the model: the training loop's options
+// (without its test hooks and progress bar), the backend's, and the device asked for.
+struct RunSettings {
+  TrainOptions train;
+  BackendOptions backend;
+  std::string device = "auto";
+};
 
 struct RunProgress {
   int32_t epochs_done = 0;      // completed epochs
@@ -35,8 +50,11 @@ struct RunProgress {
 struct Checkpoint {
   ModelConfig model;
   OptimConfig optim;
-  std::string data_settings;  // "key=value" lines: tokenizer and vocabulary settings
-  std::string run_settings;   // "key=value" lines: every option of the run (for resume)
+  // The dataset and the settings that define its vocabulary and splits; path and cache
+  // folder are the training machine's (a resume reads them, eval and predict do not).
+  DataOptions data;
+  uint32_t tokenizer_version = kTokenizerVersion;  // of the tokenizer the vocabulary was counted with
+  RunSettings run;
   std::vector<std::string> vocab;
   uint64_t vocab_fingerprint = 0;
   TrainState state;

@@ -4,14 +4,14 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <iostream>
+#include <optional>
 
 #include "train/interrupt.h"
 #include "train/progress.h"
 #include "util/atomic_file.h"
 #include "util/json.h"
+#include "util/json_reader.h"
 
 namespace rnnb {
 namespace {
@@ -25,6 +25,7 @@ double seconds_since(Clock::time_point start) {
 // metrics.jsonl, rewritten whole (atomically) at every line so it is never half-written.
 class MetricsLog {
  public:
+  MetricsLog() = default;
   explicit MetricsLog(std::string path, std::string existing = "")
       : path_(std::move(path)), text_(std::move(existing)) {}
   void append(const JsonLine& line) {
@@ -38,7 +39,8 @@ class MetricsLog {
 
 // The metrics lines a resumed run keeps: the epochs its checkpoint has completed. Lines of
 // later epochs (written just before a crash, ahead of last.ckpt) and earlier test lines
-// are dropped, so the resumed file reads like that of an uninterrupted run.
+// are dropped, so the resumed file reads like that of an uninterrupted run. Each line is
+// read as JSON and kept by its "event" and "epoch" fields.
 std::string metrics_up_to(const std::string& path, int epochs_done) {
   if (!file_exists(path)) return "";
   const std::vector<uint8_t> bytes = read_file_bytes(path);
@@ -50,9 +52,15 @@ std::string metrics_up_to(const std::string& path, int epochs_done) {
     if (end == std::string::npos) break;  // a partial last line cannot occur, but is dropped
     const std::string line = text.substr(begin, end - begin);
     begin = end + 1;
-    if (line.rfind("{\"event\":\"epoch\",\"epoch\":", 0) != 0) continue;
-    const int epoch = std::atoi(line.c_str() + std::strlen("{\"event\":\"epoch\",\"epoch\":"));
-    if (epoch >= 1 && epoch <= epochs_done) kept += line + "\n";
+    const std::optional<JsonFields> fields = parse_json_object(line);
+    if (!fields) continue;
+    const auto event = fields->find("event");
+    const auto epoch = fields->find("epoch");
+    if (event == fields->end() || event->second.kind != JsonScalar::Kind::String || event->second.text != "epoch" ||
+        epoch == fields->end() || epoch->second.kind != JsonScalar::Kind::Number)
+      continue;
+    const double number = epoch->second.number;
+    if (number >= 1 && number <= epochs_done && number == static_cast<int>(number)) kept += line + "\n";
   }
   return kept;
 }
@@ -65,7 +73,7 @@ void add_stats(BatchStats& into, const BatchStats& s) {
 
 }  // namespace
 
-EvalResult evaluate_split(Backend& backend, Slot slot, const TokenSet& set, int batch_size,
+EvalResult evaluate_split(Backend& backend, Slot slot, const TokenizedSplit& set, int batch_size,
                           Padding padding, bool stop_on_interrupt) {
   const auto start = Clock::now();
   Rng unused(0);
@@ -89,8 +97,8 @@ EvalResult evaluate_split(Backend& backend, Slot slot, const TokenSet& set, int 
   return result;
 }
 
-Trainer::Trainer(Backend& backend, const TokenSet& train, const TokenSet& validation,
-                 const TokenSet& test, const TrainOptions& options, Checkpoint base)
+Trainer::Trainer(Backend& backend, const TokenizedSplit& train, const TokenizedSplit& validation,
+                 const TokenizedSplit& test, const TrainOptions& options, Checkpoint base)
     : backend_(backend), train_(train), validation_(validation), test_(test), options_(options),
       base_(std::move(base)) {
   backend_.attach(Slot::Train, train_);
@@ -107,210 +115,252 @@ void Trainer::save(const std::string& name, const TrainState& state, const RunPr
 
 int Trainer::longest_review() const {
   int longest = 1;
-  for (const TokenSet* set : {&train_, &validation_, &test_})
+  for (const TokenizedSplit* set : {&train_, &validation_, &test_})
     for (size_t i = 0; i < set->size(); ++i) longest = std::max(longest, set->length(i));
   return longest;
 }
 
+// Everything one run() carries from step to step.
+struct Trainer::Run {
+  explicit Run(uint64_t seed) : data_rng(seed ^ 0x243f6a8885a308d3ULL) {}
+  RunProgress progress;
+  Rng data_rng;
+  TrainState best_state;  // empty until an epoch improves (or best.ckpt is restored)
+  MetricsLog metrics;
+  TrainSummary summary;
+  double train_seconds_total = 0.0;
+  int64_t train_tokens_total = 0;
+  std::string resume_command;
+};
+
+// One epoch's training part, as validation and the checkpoints need it.
+struct Trainer::EpochTraining {
+  BatchStats stats;
+  double seconds = 0.0;
+  size_t batches = 0;
+};
+
 TrainSummary Trainer::run(const Checkpoint* resume) {
+  Run run(options_.seed);
+  restore(resume, run);
+  backend_.check_memory(options_.batch_size, longest_review());
+  install_interrupt_handlers();
+
+  for (int epoch = run.progress.epochs_done; epoch < options_.epochs; ++epoch) {
+    const RunProgress& progress = run.progress;
+    if (options_.patience > 0 && progress.best_epoch > 0 && epoch - progress.best_epoch >= options_.patience) {
+      std::printf("early stopping: no validation improvement in %d epochs (best epoch %d)\n", options_.patience,
+                  progress.best_epoch);
+      run.summary.stopped_early = true;
+      break;
+    }
+    const EpochTraining trained = train_epoch(epoch, run);
+    validate_and_checkpoint(epoch, trained, run);
+  }
+  return finish(run);
+}
+
+// The output folder, the metrics file, and with `resume` the backend's state, the progress,
+// the batch-order RNG and the best epoch's parameters.
+void Trainer::restore(const Checkpoint* resume, Run& run) {
   make_directories(options_.out_dir);
   const std::string metrics_path = options_.out_dir + "/metrics.jsonl";
-  const std::string resume_command = "rnnbench train --resume " + options_.out_dir + "/last.ckpt";
-
-  RunProgress progress;
-  Rng data_rng(options_.seed ^ 0x243f6a8885a308d3ULL);
-  TrainState best_state;
+  run.resume_command = "rnnbench train --resume " + options_.out_dir + "/last.ckpt";
+  RunProgress& progress = run.progress;
   if (resume) {
     backend_.set_state(resume->state);
     progress = resume->progress;
-    data_rng.set_state(progress.epoch_rng);
+    run.data_rng.set_state(progress.epoch_rng);
     const std::string best_path = options_.out_dir + "/best.ckpt";
     if (progress.best_epoch > 0) {
       // best.ckpt must be the one this checkpoint's progress knows; a later one (written
       // just before a crash, ahead of last.ckpt) is rewritten when that epoch runs again.
       if (file_exists(best_path)) {
         Checkpoint best = load_checkpoint(best_path);
-        if (best.progress.best_epoch == progress.best_epoch) best_state = std::move(best.state);
+        if (best.progress.best_epoch == progress.best_epoch) run.best_state = std::move(best.state);
       }
-      if (best_state.params.empty())
+      if (run.best_state.params.empty())
         std::cerr << "warning: " << best_path << " is missing or from another epoch than the best (" << progress.best_epoch
                   << "); the test evaluation uses the best of the epochs still to run, or the last\n";
     }
     std::cerr << "resuming at epoch " << progress.epochs_done + 1 << ", batch " << progress.next_batch << "\n";
   }
-  MetricsLog metrics(metrics_path, resume ? metrics_up_to(metrics_path, progress.epochs_done) : "");
+  run.metrics = MetricsLog(metrics_path, resume ? metrics_up_to(metrics_path, progress.epochs_done) : "");
   if (progress.lr <= 0.0f) progress.lr = base_.optim.lr;  // a fresh run, or a checkpoint without it
+}
 
-  backend_.check_memory(options_.batch_size, longest_review());
+// The training batches of one epoch (from progress.next_batch when resumed mid-way). A
+// signal saves last.ckpt at the batch reached and throws Interrupted.
+Trainer::EpochTraining Trainer::train_epoch(int epoch, Run& run) {
+  RunProgress& progress = run.progress;
+  progress.epoch_rng = run.data_rng.state();
+  const std::vector<Batch> batches =
+      make_batches(train_, options_.batch_size, options_.batching, base_.model.padding, run.data_rng);
+  ProgressBar bar(options_.progress, "epoch " + std::to_string(epoch + 1), static_cast<int>(batches.size()));
+  backend_.take_stats();
+  const auto start = Clock::now();
+  // A resumed epoch continues the stats and seconds of its first part.
+  BatchStats epoch_stats = progress.next_batch > 0 ? progress.epoch_stats : BatchStats{};
+  const double seconds_before = progress.next_batch > 0 ? progress.epoch_seconds : 0.0;
+  size_t window_start = static_cast<size_t>(progress.next_batch);  // first batch since the last take_stats
+  const int64_t epoch_first_step = progress.global_step - progress.next_batch;
 
-  TrainSummary summary;
-  double train_seconds_total = 0.0;
-  int64_t train_tokens_total = 0;
-  install_interrupt_handlers();
-
-  for (int epoch = progress.epochs_done; epoch < options_.epochs; ++epoch) {
-    if (options_.patience > 0 && progress.best_epoch > 0 && epoch - progress.best_epoch >= options_.patience) {
-      std::printf("early stopping: no validation improvement in %d epochs (best epoch %d)\n", options_.patience,
-                  progress.best_epoch);
-      summary.stopped_early = true;
-      break;
+  // Takes the backend's stats since the last call; a skipped (non-finite) step stops the
+  // run unless --skip-nonfinite. Nothing is saved then: the checkpoints on disk are from
+  // before the fault.
+  auto collect = [&](size_t next) {
+    const BatchStats s = backend_.take_stats();
+    if (s.skipped > 0 && !options_.skip_nonfinite) {
+      const size_t batch = window_start + static_cast<size_t>(std::max<int64_t>(0, s.first_skipped)) + 1;
+      bar.finish();
+      fail("non-finite loss or gradient at epoch " + std::to_string(epoch + 1) + ", batch " + std::to_string(batch) +
+           " (step " + std::to_string(epoch_first_step + static_cast<int64_t>(batch)) +
+           "); training stopped, the checkpoints in " + options_.out_dir +
+           " are from before it (lower --lr, set --clip-norm, or pass --skip-nonfinite to skip such steps)");
     }
-    progress.epoch_rng = data_rng.state();
-    const std::vector<Batch> batches =
-        make_batches(train_, options_.batch_size, options_.batching, options_.padding, data_rng);
-    ProgressBar bar(options_.progress, "epoch " + std::to_string(epoch + 1), static_cast<int>(batches.size()));
-    backend_.take_stats();
-    const auto start = Clock::now();
-    // A resumed epoch continues the stats and seconds of its first part.
-    BatchStats epoch_stats = progress.next_batch > 0 ? progress.epoch_stats : BatchStats{};
-    const double seconds_before = progress.next_batch > 0 ? progress.epoch_seconds : 0.0;
-    size_t window_start = static_cast<size_t>(progress.next_batch);  // first batch since the last take_stats
-    const int64_t epoch_first_step = progress.global_step - progress.next_batch;
+    add_stats(epoch_stats, s);
+    window_start = next;
+  };
 
-    // Takes the backend's stats since the last call; a skipped (non-finite) step stops the
-    // run unless --skip-nonfinite. Nothing is saved then: the checkpoints on disk are from
-    // before the fault.
-    auto collect = [&](size_t next) {
-      const BatchStats s = backend_.take_stats();
-      if (s.skipped > 0 && !options_.skip_nonfinite) {
-        const size_t batch = window_start + static_cast<size_t>(std::max<int64_t>(0, s.first_skipped)) + 1;
-        bar.finish();
-        fail("non-finite loss or gradient at epoch " + std::to_string(epoch + 1) + ", batch " + std::to_string(batch) +
-             " (step " + std::to_string(epoch_first_step + static_cast<int64_t>(batch)) +
-             "); training stopped, the checkpoints in " + options_.out_dir +
-             " are from before it (lower --lr, set --clip-norm, or pass --skip-nonfinite to skip such steps)");
-      }
-      add_stats(epoch_stats, s);
-      window_start = next;
-    };
-
-    for (size_t i = static_cast<size_t>(progress.next_batch); i < batches.size(); ++i) {
-      backend_.train_step(Slot::Train, batches[i], progress.lr);
-      ++progress.global_step;
-      if (options_.hooks.interrupt_after_steps > 0 && progress.global_step == options_.hooks.interrupt_after_steps)
-        request_interrupt();
-      if (options_.hooks.await_signal_at_step > 0 && progress.global_step == options_.hooks.await_signal_at_step)
-        await_interrupt_signal(options_.hooks.await_signal_ready_fd);
-      if (interrupt_requested()) {
-        collect(i + 1);
-        progress.next_batch = static_cast<int32_t>(i + 1);
-        progress.epoch_stats = epoch_stats;
-        progress.epoch_seconds = seconds_before + seconds_since(start);
-        bar.finish();
-        save("last.ckpt", backend_.state(), progress);
-        throw Interrupted("interrupted at epoch " + std::to_string(epoch + 1) + ", batch " + std::to_string(i + 1) +
-                          "; resume with: " + resume_command);
-      }
-      if (options_.progress && (i % 20 == 19 || i + 1 == batches.size())) {
-        collect(i + 1);
-        char status[96];
-        std::snprintf(status, sizeof status, "loss %.4f acc %.3f", epoch_stats.loss_sum / std::max<int64_t>(1, epoch_stats.count),
-                      static_cast<double>(epoch_stats.correct) / std::max<int64_t>(1, epoch_stats.count));
-        bar.update(static_cast<int>(i + 1), status);
-      }
-    }
-    collect(batches.size());
-    const BatchStats stats = epoch_stats;
-    const double train_seconds = seconds_before + seconds_since(start);
-    bar.finish();
-    train_seconds_total += train_seconds;
-    train_tokens_total += stats.real_tokens;
-
-    const EvalResult val = evaluate_split(backend_, Slot::Validation, validation_, options_.batch_size,
-                                          options_.padding, /*stop_on_interrupt=*/true);
-    if (val.interrupted) {
-      // Every batch is trained: resuming runs this validation again.
-      progress.next_batch = static_cast<int32_t>(batches.size());
+  for (size_t i = static_cast<size_t>(progress.next_batch); i < batches.size(); ++i) {
+    backend_.train_step(Slot::Train, batches[i], progress.lr);
+    ++progress.global_step;
+    if (options_.hooks.interrupt_after_steps > 0 && progress.global_step == options_.hooks.interrupt_after_steps)
+      request_interrupt();
+    if (options_.hooks.await_signal_at_step > 0 && progress.global_step == options_.hooks.await_signal_at_step)
+      await_interrupt_signal(options_.hooks.await_signal_ready_fd);
+    if (interrupt_requested()) {
+      collect(i + 1);
+      progress.next_batch = static_cast<int32_t>(i + 1);
       progress.epoch_stats = epoch_stats;
-      progress.epoch_seconds = train_seconds;
+      progress.epoch_seconds = seconds_before + seconds_since(start);
+      bar.finish();
       save("last.ckpt", backend_.state(), progress);
-      throw Interrupted("interrupted during the validation of epoch " + std::to_string(epoch + 1) +
-                        "; resume with: " + resume_command);
+      throw Interrupted("interrupted at epoch " + std::to_string(epoch + 1) + ", batch " + std::to_string(i + 1) +
+                        "; resume with: " + run.resume_command);
     }
-    const bool has_validation = val.count > 0;
-    if (has_validation && !std::isfinite(val.loss))
-      fail("the validation loss of epoch " + std::to_string(epoch + 1) +
-           " is not finite: the parameters have overflowed; training stopped, the checkpoints in " + options_.out_dir +
-           " are from before it (lower --lr or set --clip-norm)");
-    progress.epochs_done = epoch + 1;
-    progress.next_batch = 0;
-    progress.epoch_stats = BatchStats{};
-    progress.epoch_seconds = 0.0;
-    const bool improved = !has_validation || val.loss < progress.best_val_loss;
-
-    const double train_loss = stats.count ? stats.loss_sum / stats.count : 0.0;
-    const double train_acc = stats.count ? static_cast<double>(stats.correct) / stats.count : 0.0;
-    const double tokens_per_second = stats.real_tokens / std::max(train_seconds, 1e-9);
-    // The metrics line first, then best.ckpt, then last.ckpt: a crash in between leaves a
-    // last.ckpt from before this epoch, and resuming from it drops this line and redoes
-    // the epoch (see metrics_up_to).
-    metrics.append(JsonLine()
-                       .add("event", "epoch")
-                       .add("epoch", epoch + 1)
-                       .add("train_loss", train_loss)
-                       .add("train_acc", train_acc)
-                       .add("val_loss", val.loss)
-                       .add("val_acc", val.accuracy)
-                       .add("train_seconds", train_seconds)
-                       .add("val_seconds", val.seconds)
-                       .add("tokens_per_s", tokens_per_second)
-                       .add("real_tokens", stats.real_tokens)
-                       .add("computed_tokens", stats.computed_tokens)
-                       .add("skipped_steps", stats.skipped)
-                       .add("lr", static_cast<double>(progress.lr))
-                       .add("best", improved));
-    TrainState state = backend_.state();
-    if (improved) {
-      progress.best_val_loss = has_validation ? val.loss : progress.best_val_loss;
-      progress.best_epoch = epoch + 1;
-      best_state = state;
-      save("best.ckpt", state, progress);
+    if (options_.progress && (i % 20 == 19 || i + 1 == batches.size())) {
+      collect(i + 1);
+      char status[96];
+      std::snprintf(status, sizeof status, "loss %.4f acc %.3f", epoch_stats.loss_sum / std::max<int64_t>(1, epoch_stats.count),
+                    static_cast<double>(epoch_stats.correct) / std::max<int64_t>(1, epoch_stats.count));
+      bar.update(static_cast<int>(i + 1), status);
     }
-    // --lr-plateau: the halved rate applies from the next epoch and is saved with it.
-    const float epoch_lr = progress.lr;
-    if (improved) {
-      progress.plateau_wait = 0;
-    } else if (options_.lr_plateau > 0 && ++progress.plateau_wait >= options_.lr_plateau) {
-      progress.lr *= 0.5f;
-      progress.plateau_wait = 0;
-    }
-    progress.epoch_rng = data_rng.state();
-    save("last.ckpt", state, progress);
-
-    std::printf("epoch %d/%d  train loss %.4f acc %.2f%%  val loss %.4f acc %.2f%%  %.0f tok/s  %.1f s%s", epoch + 1,
-                options_.epochs, train_loss, 100 * train_acc, val.loss, 100 * val.accuracy, tokens_per_second,
-                train_seconds, improved ? "  *" : "");
-    if (stats.skipped > 0) std::printf("  (%lld non-finite steps skipped)", static_cast<long long>(stats.skipped));
-    if (progress.lr != epoch_lr) std::printf("  (learning rate now %g)", static_cast<double>(progress.lr));
-    std::printf("\n");
-    std::fflush(stdout);
-    ++summary.epochs_run;
-    if (interrupt_requested())
-      throw Interrupted("interrupted after epoch " + std::to_string(epoch + 1) + "; resume with: " + resume_command);
   }
+  collect(batches.size());
+  EpochTraining trained{epoch_stats, seconds_before + seconds_since(start), batches.size()};
+  bar.finish();
+  run.train_seconds_total += trained.seconds;
+  run.train_tokens_total += trained.stats.real_tokens;
+  return trained;
+}
 
-  // Test accuracy of the best checkpoint.
-  if (!best_state.params.empty()) backend_.set_state(best_state);
-  summary.test = evaluate_split(backend_, Slot::Test, test_, options_.batch_size, options_.padding,
+// Validation, the epoch's metrics line, best.ckpt when it improved, the --lr-plateau
+// step, and last.ckpt. A signal during validation saves last.ckpt before it (resuming
+// runs the validation again) and throws Interrupted; one after it stops once the epoch is
+// saved.
+void Trainer::validate_and_checkpoint(int epoch, const EpochTraining& trained, Run& run) {
+  RunProgress& progress = run.progress;
+  const BatchStats& stats = trained.stats;
+  const double train_seconds = trained.seconds;
+  const EvalResult val = evaluate_split(backend_, Slot::Validation, validation_, options_.batch_size,
+                                        base_.model.padding, /*stop_on_interrupt=*/true);
+  if (val.interrupted) {
+    // Every batch is trained: resuming runs this validation again.
+    progress.next_batch = static_cast<int32_t>(trained.batches);
+    progress.epoch_stats = stats;
+    progress.epoch_seconds = train_seconds;
+    save("last.ckpt", backend_.state(), progress);
+    throw Interrupted("interrupted during the validation of epoch " + std::to_string(epoch + 1) +
+                      "; resume with: " + run.resume_command);
+  }
+  const bool has_validation = val.count > 0;
+  if (has_validation && !std::isfinite(val.loss))
+    fail("the validation loss of epoch " + std::to_string(epoch + 1) +
+         " is not finite: the parameters have overflowed; training stopped, the checkpoints in " + options_.out_dir +
+         " are from before it (lower --lr or set --clip-norm)");
+  progress.epochs_done = epoch + 1;
+  progress.next_batch = 0;
+  progress.epoch_stats = BatchStats{};
+  progress.epoch_seconds = 0.0;
+  const bool improved = !has_validation || val.loss < progress.best_val_loss;
+
+  const double train_loss = stats.count ? stats.loss_sum / stats.count : 0.0;
+  const double train_acc = stats.count ? static_cast<double>(stats.correct) / stats.count : 0.0;
+  const double tokens_per_second = stats.real_tokens / std::max(train_seconds, 1e-9);
+  // The metrics line first, then best.ckpt, then last.ckpt: a crash in between leaves a
+  // last.ckpt from before this epoch, and resuming from it drops this line and redoes
+  // the epoch (see metrics_up_to).
+  run.metrics.append(JsonLine()
+                         .add("event", "epoch")
+                         .add("epoch", epoch + 1)
+                         .add("train_loss", train_loss)
+                         .add("train_acc", train_acc)
+                         .add("val_loss", val.loss)
+                         .add("val_acc", val.accuracy)
+                         .add("train_seconds", train_seconds)
+                         .add("val_seconds", val.seconds)
+                         .add("tokens_per_s", tokens_per_second)
+                         .add("real_tokens", stats.real_tokens)
+                         .add("computed_tokens", stats.computed_tokens)
+                         .add("skipped_steps", stats.skipped)
+                         .add("lr", static_cast<double>(progress.lr))
+                         .add("best", improved));
+  TrainState state = backend_.state();
+  if (improved) {
+    progress.best_val_loss = has_validation ? val.loss : progress.best_val_loss;
+    progress.best_epoch = epoch + 1;
+    run.best_state = state;
+    save("best.ckpt", state, progress);
+  }
+  // --lr-plateau: the halved rate applies from the next epoch and is saved with it.
+  const float epoch_lr = progress.lr;
+  if (improved) {
+    progress.plateau_wait = 0;
+  } else if (options_.lr_plateau > 0 && ++progress.plateau_wait >= options_.lr_plateau) {
+    progress.lr *= 0.5f;
+    progress.plateau_wait = 0;
+  }
+  progress.epoch_rng = run.data_rng.state();
+  save("last.ckpt", state, progress);
+
+  std::printf("epoch %d/%d  train loss %.4f acc %.2f%%  val loss %.4f acc %.2f%%  %.0f tok/s  %.1f s%s", epoch + 1,
+              options_.epochs, train_loss, 100 * train_acc, val.loss, 100 * val.accuracy, tokens_per_second,
+              train_seconds, improved ? "  *" : "");
+  if (stats.skipped > 0) std::printf("  (%lld non-finite steps skipped)", static_cast<long long>(stats.skipped));
+  if (progress.lr != epoch_lr) std::printf("  (learning rate now %g)", static_cast<double>(progress.lr));
+  std::printf("\n");
+  std::fflush(stdout);
+  ++run.summary.epochs_run;
+  if (interrupt_requested())
+    throw Interrupted("interrupted after epoch " + std::to_string(epoch + 1) + "; resume with: " + run.resume_command);
+}
+
+// Test accuracy of the best epoch's parameters, the summary and its metrics line.
+TrainSummary Trainer::finish(Run& run) {
+  const RunProgress& progress = run.progress;
+  TrainSummary& summary = run.summary;
+  if (!run.best_state.params.empty()) backend_.set_state(run.best_state);
+  summary.test = evaluate_split(backend_, Slot::Test, test_, options_.batch_size, base_.model.padding,
                                 /*stop_on_interrupt=*/true);
   if (summary.test.interrupted)
     throw Interrupted("interrupted during the test evaluation (training is complete); resume with: " +
-                      resume_command + ", or evaluate with: rnnbench eval --checkpoint " + options_.out_dir +
+                      run.resume_command + ", or evaluate with: rnnbench eval --checkpoint " + options_.out_dir +
                       "/best.ckpt");
   summary.best_epoch = progress.best_epoch;
   summary.best_val_loss = progress.best_val_loss;
-  summary.mean_epoch_seconds = summary.epochs_run ? train_seconds_total / summary.epochs_run : 0.0;
-  summary.tokens_per_second = train_tokens_total / std::max(train_seconds_total, 1e-9);
-  metrics.append(JsonLine()
-                     .add("event", "test")
-                     .add("best_epoch", summary.best_epoch)
-                     .add("best_val_loss", summary.best_val_loss)
-                     .add("test_loss", summary.test.loss)
-                     .add("test_acc", summary.test.accuracy)
-                     .add("test_count", summary.test.count)
-                     .add("stopped_early", summary.stopped_early)
-                     .add("mean_epoch_seconds", summary.mean_epoch_seconds)
-                     .add("tokens_per_s", summary.tokens_per_second));
+  summary.mean_epoch_seconds = summary.epochs_run ? run.train_seconds_total / summary.epochs_run : 0.0;
+  summary.tokens_per_second = run.train_tokens_total / std::max(run.train_seconds_total, 1e-9);
+  run.metrics.append(JsonLine()
+                         .add("event", "test")
+                         .add("best_epoch", summary.best_epoch)
+                         .add("best_val_loss", summary.best_val_loss)
+                         .add("test_loss", summary.test.loss)
+                         .add("test_acc", summary.test.accuracy)
+                         .add("test_count", summary.test.count)
+                         .add("stopped_early", summary.stopped_early)
+                         .add("mean_epoch_seconds", summary.mean_epoch_seconds)
+                         .add("tokens_per_s", summary.tokens_per_second));
   std::printf("test (best epoch %d): loss %.4f  accuracy %.2f%% on %lld reviews\n", summary.best_epoch,
               summary.test.loss, 100 * summary.test.accuracy, static_cast<long long>(summary.test.count));
   return summary;

@@ -1,5 +1,5 @@
 // libFuzzer target: the checkpoint loader on arbitrary files. When the first byte is odd the
-// rest gets the checkpoint magic, version 2 and a correct CRC32, so the fuzzer reaches the
+// rest gets the checkpoint magic, the current version and a correct CRC32, so the fuzzer reaches the
 // parser behind the checksum. Any input may be rejected with rnnb::Error; nothing may
 // crash, overread or allocate more than the file's own size suggests.
 #include <unistd.h>
@@ -20,7 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<uint8_t> file;
   if (data[0] & 1) {
     const char header[8] = {'R', 'N', 'N', 'B', 'C', 'K', 'P', 'T'};
-    const uint32_t version = 2;
+    const uint32_t version = rnnb::kCheckpointVersion;
     file.insert(file.end(), header, header + 8);
     file.insert(file.end(), reinterpret_cast<const uint8_t*>(&version), reinterpret_cast<const uint8_t*>(&version) + 4);
     file.insert(file.end(), data + 1, data + size);

@@ -12,7 +12,10 @@ int main(int argc, char** argv) {
   c.model.bidirectional = true;
   c.vocab = {"<pad>", "<unk>", "a", "b"};
   c.state = rnnb::initial_state(c.model, 1);
-  c.run_settings = "cell=gru\n";
+  c.model.padding = rnnb::Padding::Pre;
+  c.data.max_len = 100;
+  c.run.train.epochs = 2;
+  c.run.device = "cpu";
   rnnb::save_checkpoint(argv[1], c);
   return 0;
 }

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "cuda/device_buffer.h"
-#include "data/token_set.h"
+#include "data/tokenized_split.h"
 #include "support/test_data.h"
 #include "train/backend.h"
 #include "util/rng.h"
@@ -106,7 +106,7 @@ struct BackendTwins {
   std::unique_ptr<Backend> cpu, gpu;
 };
 
-inline BackendTwins twin_backends(const ModelConfig& model, const OptimConfig& optim, const TokenSet& set,
+inline BackendTwins twin_backends(const ModelConfig& model, const OptimConfig& optim, const TokenizedSplit& set,
                                   uint64_t seed) {
   BackendTwins twins{make_cpu_backend(model, optim, BackendOptions{}, seed),
                      make_cuda_backend(model, optim, BackendOptions{}, seed)};

@@ -41,7 +41,7 @@ TEST_P(CudaModelOptions, TrainingStepsMatchCpuBackend) {
   OptimConfig optim;
   optim.lr = 3e-3f;
   optim.clip_norm = 0.5f;
-  const TokenSet set = test::random_token_set(30, model.vocab_size, 14, 5);
+  const TokenizedSplit set = test::random_split(30, model.vocab_size, 14, 5);
   Rng rng(9);
   const std::vector<Batch> batches = make_batches(set, 6, BatchOrder::Random, c.padding, rng);
 
@@ -75,14 +75,14 @@ TEST_P(CudaModelOptions, TrainingStepsMatchCpuBackend) {
 
 INSTANTIATE_TEST_SUITE_P(
     Options, CudaModelOptions,
-    ::testing::Values(OptionsCase{Cell::Gru, Pool::MeanMax, Padding::None, 0, true},
+    ::testing::Values(OptionsCase{Cell::Gru, Pool::MeanMax, Padding::Packed, 0, true},
                       OptionsCase{Cell::Lstm, Pool::Mean, Padding::Post, 16, false},
                       OptionsCase{Cell::RnnTanh, Pool::Max, Padding::Pre, 0, true},
                       OptionsCase{Cell::Gru, Pool::Last, Padding::Post, 16, true},
-                      OptionsCase{Cell::Lstm, Pool::MeanMax, Padding::None, 10, true}),
+                      OptionsCase{Cell::Lstm, Pool::MeanMax, Padding::Packed, 10, true}),
     [](const ::testing::TestParamInfo<OptionsCase>& info) {
-      std::string name = cell_name(info.param.cell) + "_" + pool_name(info.param.pool) + "_" +
-                         padding_name(info.param.padding) + "_hidden" + std::to_string(info.param.head_hidden);
+      std::string name = enum_name(info.param.cell) + "_" + enum_name(info.param.pool) + "_" +
+                         enum_name(info.param.padding) + "_hidden" + std::to_string(info.param.head_hidden);
       for (char& ch : name)
         if (ch == '-') ch = '_';
       return name;
@@ -100,9 +100,9 @@ TEST_F(CudaEmbedDropout, ActsInTrainingOnlyAndRepeats) {
   model.embed_dropout = 0.5f;
   ModelConfig plain = model;
   plain.embed_dropout = 0.0f;
-  const TokenSet set = test::random_token_set(30, model.vocab_size, 14, 6);
+  const TokenizedSplit set = test::random_split(30, model.vocab_size, 14, 6);
   Rng rng(2);
-  const std::vector<Batch> batches = make_batches(set, 8, BatchOrder::Random, Padding::None, rng);
+  const std::vector<Batch> batches = make_batches(set, 8, BatchOrder::Random, Padding::Packed, rng);
   BackendOptions deterministic;
   deterministic.deterministic = true;
   auto a = make_cuda_backend(model, OptimConfig{}, deterministic, 3);

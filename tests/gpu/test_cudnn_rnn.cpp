@@ -35,11 +35,11 @@ struct RnnCase {
 };
 
 std::string case_name(const RnnCase& c) {
-  std::string name = cell_name(c.cell) + "_L" + std::to_string(c.layers) +
+  std::string name = enum_name(c.cell) + "_L" + std::to_string(c.layers) +
                      (c.dirs == 2 ? "_bi" : "_uni") + (c.padded ? "_padded" : "_packed") + "_I" +
                      std::to_string(c.input) + "H" + std::to_string(c.hidden) + "_" +
-                     rnn_math_name(c.math);
-  if (c.algo != RnnAlgo::Standard) name += "_" + rnn_algo_name(c.algo);
+                     enum_name(c.math);
+  if (c.algo != RnnAlgo::Standard) name += "_" + enum_name(c.algo);
   for (char& ch : name)
     if (ch == '-') ch = '_';
   return name;
@@ -294,7 +294,7 @@ TEST_F(CudnnRnnWeights, CanonicalRoundTripIsExact) {
       const std::vector<float> back_space = device.download(sh.stream.get());
       std::vector<float> back(canonical.size(), -1.0f);
       rnn.to_canonical(back_space.data(), back.data());
-      EXPECT_EQ(back, canonical) << cell_name(cell) << " dirs " << dirs;
+      EXPECT_EQ(back, canonical) << enum_name(cell) << " dirs " << dirs;
     }
 }
 
@@ -314,7 +314,7 @@ TEST_F(CudnnRnnAlgo, PersistentAlgorithmsMatchTheCpuTwinOrRefuseClearly) {
           RecordProperty(what, "ran");
         } catch (const Error& e) {
           const std::string message = e.what();
-          EXPECT_NE(message.find("cuDNN refuses --algo " + rnn_algo_name(algo)), std::string::npos)
+          EXPECT_NE(message.find("cuDNN refuses --algo " + enum_name(algo)), std::string::npos)
               << what << ": " << message;
           RecordProperty(what, "refused");
         }
@@ -377,13 +377,13 @@ TEST(CudnnRnnOptions, OnlyCudnnNineIsAccepted) {
 }
 
 TEST(CudnnRnnOptions, ParsesNamesAndRejectsUnknown) {
-  EXPECT_EQ(parse_rnn_algo("persist-static"), RnnAlgo::PersistStatic);
-  EXPECT_EQ(parse_rnn_math("fp16"), RnnMath::Fp16);
+  EXPECT_EQ(parse_enum<RnnAlgo>("persist-static"), RnnAlgo::PersistStatic);
+  EXPECT_EQ(parse_enum<RnnMath>("fp16"), RnnMath::Fp16);
   for (RnnAlgo a : {RnnAlgo::Standard, RnnAlgo::PersistStatic, RnnAlgo::PersistDynamic,
                     RnnAlgo::PersistStaticSmallH})
-    EXPECT_EQ(parse_rnn_algo(rnn_algo_name(a)), a);
-  EXPECT_THROW(parse_rnn_algo("fastest"), UsageError);
-  EXPECT_THROW(parse_rnn_math("bf16"), UsageError);
+    EXPECT_EQ(parse_enum<RnnAlgo>(enum_name(a)), a);
+  EXPECT_THROW(parse_enum<RnnAlgo>("fastest"), UsageError);
+  EXPECT_THROW(parse_enum<RnnMath>("bf16"), UsageError);
 }
 
 }  // namespace

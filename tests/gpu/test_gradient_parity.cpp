@@ -55,8 +55,8 @@ BlockErrors block_errors(const ModelConfig& model, const std::vector<float>& gpu
 
 std::string describe(const ModelConfig& m, Padding padding) {
   std::ostringstream s;
-  s << cell_name(m.cell) << " layers " << m.layers << (m.bidirectional ? " bi" : " uni") << " "
-    << padding_name(padding) << " pool " << pool_name(m.pool) << " head_hidden " << m.head_hidden;
+  s << enum_name(m.cell) << " layers " << m.layers << (m.bidirectional ? " bi" : " uni") << " "
+    << enum_name(padding) << " pool " << enum_name(m.pool) << " head_hidden " << m.head_hidden;
   return s.str();
 }
 
@@ -87,14 +87,14 @@ class GradientParity : public test::GpuTest, public ::testing::WithParamInterfac
 
 // One step from the same state: the whole gradient and each block within kFp32GradBound.
 TEST_P(GradientParity, OneStepGradientMatchesCpuInEveryBlock) {
-  const TokenSet set = test::random_token_set(24, 40, 12, 31);
+  const TokenizedSplit set = test::random_split(24, 40, 12, 31);
   BlockErrors worst;
   std::string worst_case;
   std::vector<std::string> failures;
   int cases = 0;
   for (int layers : {1, 2})
     for (bool bidirectional : {false, true})
-      for (Padding padding : {Padding::None, Padding::Post})
+      for (Padding padding : {Padding::Packed, Padding::Post})
         for (Pool pool : {Pool::Last, Pool::Mean, Pool::Max, Pool::MeanMax})
           for (int head_hidden : {0, 16}) {
             ModelConfig model = small_model(GetParam());
@@ -132,7 +132,7 @@ TEST_P(GradientParity, OneStepGradientMatchesCpuInEveryBlock) {
 INSTANTIATE_TEST_SUITE_P(Cells, GradientParity,
                          ::testing::Values(Cell::RnnTanh, Cell::RnnRelu, Cell::Gru, Cell::Lstm),
                          [](const ::testing::TestParamInfo<Cell>& info) {
-                           std::string name = cell_name(info.param);
+                           std::string name = enum_name(info.param);
                            for (char& ch : name)
                              if (ch == '-') ch = '_';
                            return name;
@@ -143,19 +143,19 @@ class ReducedPrecisionGradients : public test::GpuTest {};
 // tf32 and fp16 (loss-scaled) against the fp32 CPU backend, five steps: each step's gradient
 // per block and each step's loss.
 TEST_F(ReducedPrecisionGradients, StayWithinTheirBoundsOverFiveSteps) {
-  const TokenSet set = test::random_token_set(40, 40, 14, 41);
+  const TokenizedSplit set = test::random_split(40, 40, 14, 41);
   Rng rng(5);
-  const std::vector<Batch> batches = make_batches(set, 8, BatchOrder::Random, Padding::None, rng);
+  const std::vector<Batch> batches = make_batches(set, 8, BatchOrder::Random, Padding::Packed, rng);
   ASSERT_GE(batches.size(), 5u);
-  for (const auto& [math, grad_bound] : {std::pair<std::string, double>{"tf32", kTf32GradBound},
-                                         {"fp16", kFp16GradBound}})
+  for (const auto& [math, grad_bound] : {std::pair<RnnMath, double>{RnnMath::Tf32, kTf32GradBound},
+                                         {RnnMath::Fp16, kFp16GradBound}})
     for (Cell cell : {Cell::RnnTanh, Cell::Gru, Cell::Lstm})
       for (Pool pool : {Pool::Last, Pool::Mean}) {
         ModelConfig model = small_model(cell);
         model.layers = 2;
         model.bidirectional = true;
         model.pool = pool;
-        SCOPED_TRACE(math + " " + describe(model, Padding::None));
+        SCOPED_TRACE(enum_name(math) + " " + describe(model, Padding::Packed));
         BackendOptions options;
         options.math = math;
         auto cpu = make_cpu_backend(model, small_optim(), BackendOptions{}, 23);
@@ -196,9 +196,9 @@ TEST_F(Fp16LossScaling, LongSequenceGradientsSurvive) {
   ModelConfig model = small_model(Cell::Gru);
   model.pool = Pool::Mean;
   model.vocab_size = 400;
-  const TokenSet set = [] {
+  const TokenizedSplit set = [] {
     Rng rng(3);
-    TokenSet s;
+    TokenizedSplit s;
     std::vector<int32_t> ids;
     for (int r = 0; r < 8; ++r) {
       ids.resize(1200 + rng.below(200));
@@ -208,10 +208,10 @@ TEST_F(Fp16LossScaling, LongSequenceGradientsSurvive) {
     return s;
   }();
   Rng rng(4);
-  const Batch batch = make_batches(set, 8, BatchOrder::Sequential, Padding::None, rng).front();
+  const Batch batch = make_batches(set, 8, BatchOrder::Sequential, Padding::Packed, rng).front();
   ASSERT_GE(batch.steps, 1200);
 
-  auto gradient = [&](const std::string& math, float loss_scale) {
+  auto gradient = [&](RnnMath math, float loss_scale) {
     BackendOptions options;
     options.math = math;
     options.loss_scale = loss_scale;
@@ -219,12 +219,12 @@ TEST_F(Fp16LossScaling, LongSequenceGradientsSurvive) {
     gpu->set_state(initial_state(model, 9));
     gpu->attach(Slot::Train, set);
     gpu->train_step(Slot::Train, batch, 1e-3f);
-    EXPECT_EQ(gpu->take_stats().skipped, 0) << math << " scale " << loss_scale;
+    EXPECT_EQ(gpu->take_stats().skipped, 0) << enum_name(math) << " scale " << loss_scale;
     return gpu->last_gradient();
   };
-  const std::vector<float> fp32 = gradient("fp32", 0.0f);
-  const std::vector<float> scaled = gradient("fp16", 0.0f);  // the default scale
-  const std::vector<float> unscaled = gradient("fp16", 1.0f);
+  const std::vector<float> fp32 = gradient(RnnMath::Fp32, 0.0f);
+  const std::vector<float> scaled = gradient(RnnMath::Fp16, 0.0f);  // the default scale
+  const std::vector<float> unscaled = gradient(RnnMath::Fp16, 1.0f);
 
   const ParamLayout layout(model);
   const auto rnn_of = [&](const std::vector<float>& g) { return slice(g, layout.rnn, layout.head_w); };
@@ -252,16 +252,16 @@ TEST_F(Fp16LossScaling, LongSequenceGradientsSurvive) {
 TEST_F(Fp16LossScaling, UnscaledUpdateWithoutClippingMatchesTheCpu) {
   for (Cell cell : {Cell::Gru, Cell::Lstm}) {
     const ModelConfig model = small_model(cell);
-    const TokenSet set = test::random_token_set(30, 40, 12, 61);
+    const TokenizedSplit set = test::random_split(30, 40, 12, 61);
     Rng rng(8);
-    const auto batches = make_batches(set, 8, BatchOrder::Random, Padding::None, rng);
+    const auto batches = make_batches(set, 8, BatchOrder::Random, Padding::Packed, rng);
     ASSERT_GE(batches.size(), 3u);
     OptimConfig optim = small_optim();
     optim.clip_norm = 0.0f;
     optim.weight_decay = 0.1f;
     optim.lr = 1e-2f;
     BackendOptions options;
-    options.math = "fp16";
+    options.math = RnnMath::Fp16;
     auto cpu = make_cpu_backend(model, optim, BackendOptions{}, 5);
     auto gpu = make_cuda_backend(model, optim, options, 5);
     const TrainState start = initial_state(model, 5);
@@ -282,8 +282,8 @@ TEST_F(Fp16LossScaling, UnscaledUpdateWithoutClippingMatchesTheCpu) {
       gpu_delta[i] = gpu_params[i] - start.params[i];
     }
     const double err = test::relative_error(gpu_delta, cpu_delta);
-    RecordProperty(std::string("update_rel_err_") + cell_name(cell), std::to_string(err));
-    EXPECT_LE(err, kFp16GradBound) << cell_name(cell);
+    RecordProperty(std::string("update_rel_err_") + enum_name(cell), std::to_string(err));
+    EXPECT_LE(err, kFp16GradBound) << enum_name(cell);
   }
 }
 
@@ -291,11 +291,11 @@ TEST_F(Fp16LossScaling, UnscaledUpdateWithoutClippingMatchesTheCpu) {
 // the non-finite guard, the parameters do not move, and the loss is not counted.
 TEST_F(Fp16LossScaling, OverflowIsASkippedStep) {
   const ModelConfig model = small_model(Cell::Lstm);
-  const TokenSet set = test::random_token_set(20, 40, 10, 51);
+  const TokenizedSplit set = test::random_split(20, 40, 10, 51);
   Rng rng(6);
-  const auto batches = make_batches(set, 5, BatchOrder::Random, Padding::None, rng);
+  const auto batches = make_batches(set, 5, BatchOrder::Random, Padding::Packed, rng);
   BackendOptions options;
-  options.math = "fp16";
+  options.math = RnnMath::Fp16;
   options.loss_scale = 1e30f;
   auto gpu = make_cuda_backend(model, small_optim(), options, 3);
   const TrainState start = initial_state(model, 3);

@@ -10,7 +10,7 @@
 
 #include "cpu/cpu_ops.h"
 #include "data/batching.h"
-#include "data/token_set.h"
+#include "data/tokenized_split.h"
 #include "kernels/pack.h"
 #include "gpu_test_util.h"
 
@@ -35,9 +35,9 @@ struct DeviceBatch {
 
 // Host-side helper: runs without a GPU.
 TEST(KernelHostTest, StepRowOffsetsArePrefixSumsOfBatchSizes) {
-  const TokenSet set = random_token_set(200, 30000, 60, 7, 17);
+  const TokenizedSplit set = random_split(200, 30000, 60, 7, 17);
   Rng rng(8);
-  for (Padding padding : {Padding::None, Padding::Pre, Padding::Post})
+  for (Padding padding : {Padding::Packed, Padding::Pre, Padding::Post})
     for (int batch_size : {1, 3, 64})
       for (const Batch& batch : make_batches(set, batch_size, BatchOrder::Random, padding, rng)) {
         const auto offsets = step_row_offsets(batch.batch_sizes());
@@ -50,11 +50,11 @@ TEST(KernelHostTest, StepRowOffsetsArePrefixSumsOfBatchSizes) {
 }
 
 TEST_F(PackKernel, PackBatchTokensMatchesAssembleTokens) {
-  const TokenSet set = random_token_set(300, 30000, 90, 11, 17);
+  const TokenizedSplit set = random_split(300, 30000, 90, 11, 17);
   auto d_tokens = to_device(set.tokens, stream());
   auto d_offsets = to_device(set.offsets, stream());
   Rng rng(12);
-  for (Padding padding : {Padding::None, Padding::Pre, Padding::Post})
+  for (Padding padding : {Padding::Packed, Padding::Pre, Padding::Post})
     for (int batch_size : {1, 3, 64}) {
       auto batches = make_batches(set, batch_size, BatchOrder::Random, padding, rng);
       // A truncated batch too: lengths capped below some reviews' real lengths.
@@ -63,7 +63,7 @@ TEST_F(PackKernel, PackBatchTokensMatchesAssembleTokens) {
       capped.steps = capped.lengths.front();
       batches.push_back(capped);
       for (const Batch& batch : batches) {
-        SCOPED_TRACE(testing::Message() << padding_name(padding) << " batch " << batch.size()
+        SCOPED_TRACE(testing::Message() << enum_name(padding) << " batch " << batch.size()
                                         << " steps " << batch.steps);
         std::vector<int32_t> expected;
         assemble_tokens(set, batch, expected);
@@ -107,11 +107,11 @@ TEST_F(PackKernel, FinalHiddenGatherAndScatter) {
 }
 
 TEST_F(PackKernel, GatherLabelsPicksEachReviewsLabel) {
-  const TokenSet set = random_token_set(300, 30000, 5, 31, 17);
+  const TokenizedSplit set = random_split(300, 30000, 5, 31, 17);
   auto d_labels = to_device(set.labels, stream());
   Rng rng(32);
   for (int batch_size : {1, 3, 64, 300}) {
-    const Batch batch = make_batches(set, batch_size, BatchOrder::Random, Padding::None, rng).front();
+    const Batch batch = make_batches(set, batch_size, BatchOrder::Random, Padding::Packed, rng).front();
     std::vector<uint8_t> expected(batch.size());
     gather_labels(set.labels.data(), batch.reviews.data(), batch.size(), expected.data());
     auto d_reviews = to_device(batch.reviews, stream());

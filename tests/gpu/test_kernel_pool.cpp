@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "data/batching.h"
-#include "data/token_set.h"
+#include "data/tokenized_split.h"
 #include "gpu_test_util.h"
 #include "cpu/cpu_ops.h"
 #include "kernels/pack.h"
@@ -19,15 +19,15 @@ namespace {
 class PoolKernel : public GpuTest {};
 
 TEST_F(PoolKernel, PoolingMatchesReferenceForwardAndBackward) {
-  const TokenSet set = random_token_set(150, 3, 40, 3);
+  const TokenizedSplit set = random_split(150, 3, 40, 3);
   Rng rng(4);
   uint64_t seed = 900;
   for (Pool pool : {Pool::Mean, Pool::Max, Pool::MeanMax})
-    for (Padding padding : {Padding::None, Padding::Pre, Padding::Post})
+    for (Padding padding : {Padding::Packed, Padding::Pre, Padding::Post})
       for (int batch_size : {1, 5, 64})
         for (int width : {1, 33, 256}) {
           const Batch batch = make_batches(set, batch_size, BatchOrder::Random, padding, rng).front();
-          SCOPED_TRACE(testing::Message() << pool_name(pool) << " " << padding_name(padding) << " batch "
+          SCOPED_TRACE(testing::Message() << enum_name(pool) << " " << enum_name(padding) << " batch "
                                           << batch.size() << " width " << width);
           const std::vector<int64_t> offsets = step_row_offsets(batch.batch_sizes());
           const int64_t rows = offsets.back();

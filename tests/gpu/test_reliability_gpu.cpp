@@ -44,7 +44,7 @@ TEST_F(GpuReliability, MemoryCheckRefusesWhatCannotFitAndSaysWhatToLower) {
 
 TEST_F(GpuReliability, NonFiniteStepIsSkippedOnTheDeviceLikeOnTheCpu) {
   Rng rng(4);
-  TokenSet set;
+  TokenizedSplit set;
   std::vector<int32_t> ids;
   for (int r = 0; r < 48; ++r) {
     ids.resize(1 + rng.below(20));
@@ -52,13 +52,13 @@ TEST_F(GpuReliability, NonFiniteStepIsSkippedOnTheDeviceLikeOnTheCpu) {
     set.add(ids.data(), ids.size(), static_cast<uint8_t>(rng.below(2)));
   }
   Rng order(2);
-  const std::vector<Batch> batches = make_batches(set, 8, BatchOrder::Random, Padding::None, order);
-  BackendOptions poisoned;
+  const std::vector<Batch> batches = make_batches(set, 8, BatchOrder::Random, Padding::Packed, order);
+  BackendHooks poisoned;
   poisoned.inject_nan_at_step = 3;
   OptimConfig optim;
   optim.clip_norm = 1.0f;
-  auto cpu = make_cpu_backend(small_model(), optim, poisoned, 9);
-  auto gpu = make_cuda_backend(small_model(), optim, poisoned, 9);
+  auto cpu = make_cpu_backend(small_model(), optim, BackendOptions{}, 9, poisoned);
+  auto gpu = make_cuda_backend(small_model(), optim, BackendOptions{}, 9, poisoned);
   for (Backend* backend : {cpu.get(), gpu.get()}) {
     backend->attach(Slot::Train, set);
     for (const Batch& batch : batches) backend->train_step(Slot::Train, batch, 1e-3f);

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "data/imdb_source.h"
-#include "data/token_set.h"
+#include "data/tokenized_split.h"
 #include "train/checkpoint.h"
 #include "util/error.h"
 #include "util/rng.h"
@@ -30,9 +30,9 @@ inline std::string real_dataset_path() {
 
 // A learnable toy task: label 1 when token 2 appears more often than token 3; other tokens
 // are noise from [4, vocab).
-inline TokenSet synthetic_set(int reviews, int vocab, uint64_t seed) {
+inline TokenizedSplit synthetic_split(int reviews, int vocab, uint64_t seed) {
   Rng rng(seed);
-  TokenSet set;
+  TokenizedSplit set;
   std::vector<int32_t> ids;
   for (int r = 0; r < reviews; ++r) {
     const int length = 3 + static_cast<int>(rng.below(12));
@@ -47,9 +47,9 @@ inline TokenSet synthetic_set(int reviews, int vocab, uint64_t seed) {
 
 // Reviews of 1..max_len random tokens in [2, vocab) with random labels. With empty_every
 // > 0, every empty_every-th review has no tokens (it reads as one <unk>).
-inline TokenSet random_token_set(int reviews, int vocab, int max_len, uint64_t seed, int empty_every = 0) {
+inline TokenizedSplit random_split(int reviews, int vocab, int max_len, uint64_t seed, int empty_every = 0) {
   Rng rng(seed);
-  TokenSet set;
+  TokenizedSplit set;
   std::vector<int32_t> ids;
   for (int r = 0; r < reviews; ++r) {
     ids.resize(empty_every > 0 && r % empty_every == empty_every - 1 ? 0 : 1 + rng.below(static_cast<uint64_t>(max_len)));

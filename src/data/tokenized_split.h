@@ -7,7 +7,7 @@
 
 namespace rnnb {
 
-struct TokenSet {
+struct TokenizedSplit {
   std::vector<int32_t> tokens;
   std::vector<int64_t> offsets{0};  // size() + 1 entries
   std::vector<uint8_t> labels;
