@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "support/test_data.h"
 #include "train/checkpoint.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
@@ -17,11 +18,8 @@ namespace {
 class CheckpointTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("rnnb_ckpt_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir_);
     path_ = (dir_ / "model.ckpt").string();
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   static Checkpoint sample() {
     Checkpoint c;
@@ -67,7 +65,7 @@ class CheckpointTest : public ::testing::Test {
     std::ofstream(path_, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   }
 
-  std::filesystem::path dir_;
+  test::TempDir dir_{"ckpt"};
   std::string path_;
 };
 
@@ -99,7 +97,7 @@ TEST_F(CheckpointTest, RoundTripIsExact) {
   EXPECT_EQ(r.progress.best_val_loss, 0.3125);
   EXPECT_EQ(r.progress.epoch_rng, c.progress.epoch_rng);
   // No temp file is left behind.
-  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir_), {}), 1);
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir_.path()), {}), 1);
 }
 
 TEST_F(CheckpointTest, EveryFlippedByteIsDetected) {

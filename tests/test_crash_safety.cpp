@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "support/test_data.h"
 #include "train/checkpoint.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
@@ -22,12 +23,6 @@ namespace fs = std::filesystem;
 
 class CrashSafety : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("rnnb_crash_" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
 
   // A checkpoint of a few MB (so a write takes long enough to be killed in the middle),
   // told apart by its global step.
@@ -56,7 +51,7 @@ class CrashSafety : public ::testing::Test {
     return count;
   }
 
-  fs::path dir_;
+  test::TempDir dir_{"crash"};
 };
 
 TEST_F(CrashSafety, WritersKilledAtRandomMomentsNeverLeaveADamagedFile) {

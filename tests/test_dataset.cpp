@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "data/dataset.h"
+#include "support/test_data.h"
 #include "data/imdb_source.h"
 #include "data/tokenizer.h"
 #include "util/error.h"
@@ -26,23 +27,6 @@ namespace {
 
 constexpr int kTrainPerLabel = 20;
 constexpr int kTestPerLabel = 10;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "rnnb_data_test_XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 void write_text(const std::string& path, const std::string& text) {
   fs::create_directories(fs::path(path).parent_path());
@@ -175,8 +159,8 @@ std::multiset<int> lengths_of(const TokenizedSplit& set) {
 class ImdbData : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new TempDir;
-    write_tree(dir_->path() + "/extracted");
+    dir_ = new test::TempDir;
+    write_tree(dir_->string() + "/extracted");
     const auto tar = make_tar(tree_files());
     write_bytes(*dir_ / "aclImdb.tar", tar);
     write_bytes(*dir_ / "aclImdb.tar.gz", gzip(tar));
@@ -197,9 +181,9 @@ class ImdbData : public ::testing::Test {
     return o;
   }
 
-  static TempDir* dir_;
+  static test::TempDir* dir_;
 };
-TempDir* ImdbData::dir_ = nullptr;
+test::TempDir* ImdbData::dir_ = nullptr;
 
 TEST_F(ImdbData, ReadsOnlyLabeledReviewsInPathOrder) {
   const ImdbReviews reviews = read_imdb(folder());
@@ -223,7 +207,7 @@ TEST_F(ImdbData, FolderParentTarAndTarGzAgree) {
 
 TEST_F(ImdbData, UnusableSourcesAreErrors) {
   EXPECT_THROW(read_imdb(path("missing.tar.gz")), Error);
-  TempDir dir;
+  test::TempDir dir;
   write_bytes(dir / "other.tar.gz", gzip(make_tar({{"docs/readme.txt", "hello"}})));
   EXPECT_THROW(read_imdb(dir / "other.tar.gz"), Error);
   write_bytes(dir / "positive.tar",
@@ -340,35 +324,35 @@ TEST_F(ImdbData, MaxLenKeepsTheFirstOrLastTokens) {
 }
 
 TEST_F(ImdbData, CacheRoundTripsAndFollowsOptions) {
-  TempDir cache;
+  test::TempDir cache;
   std::ostringstream log;
-  const Dataset built = load_dataset(options(cache.path()), &log);
+  const Dataset built = load_dataset(options(cache.string()), &log);
   EXPECT_FALSE(built.from_cache);
   EXPECT_NE(log.str().find("wrote cache"), std::string::npos) << log.str();
 
-  const Dataset cached = load_dataset(options(cache.path()), &log);
+  const Dataset cached = load_dataset(options(cache.string()), &log);
   EXPECT_TRUE(cached.from_cache);
   EXPECT_EQ(cached.source, built.source);
   expect_same_dataset(built, cached);
 
   // max_len is applied after loading, so it reuses the same cache.
-  DataOptions short_reviews = options(cache.path());
+  DataOptions short_reviews = options(cache.string());
   short_reviews.max_len = 3;
   const Dataset cut = load_dataset(short_reviews, nullptr);
   EXPECT_TRUE(cut.from_cache);
   for (size_t i = 0; i < cut.train.size(); ++i) EXPECT_LE(cut.train.length(i), 3);
 
   // Anything that changes the contents gives another cache.
-  DataOptions rarer = options(cache.path());
+  DataOptions rarer = options(cache.string());
   rarer.min_freq = 2;
   const Dataset other = load_dataset(rarer, nullptr);
   EXPECT_FALSE(other.from_cache);
   EXPECT_LT(other.vocab.size(), built.vocab.size());
-  DataOptions reseeded = options(cache.path());
+  DataOptions reseeded = options(cache.string());
   reseeded.seed = 7;
   EXPECT_FALSE(load_dataset(reseeded, nullptr).from_cache);
   EXPECT_TRUE(load_dataset(rarer, nullptr).from_cache);
-  EXPECT_TRUE(load_dataset(options(cache.path()), nullptr).from_cache);
+  EXPECT_TRUE(load_dataset(options(cache.string()), nullptr).from_cache);
 
   DataOptions no_cache = options("");
   EXPECT_FALSE(load_dataset(no_cache, nullptr).from_cache);
@@ -382,15 +366,15 @@ std::vector<std::string> files_in(const std::string& dir) {
 }
 
 TEST_F(ImdbData, CacheWithAnotherKeyIsRebuilt) {
-  TempDir cache;
-  DataOptions a = options(cache.path());
-  DataOptions b = options(cache.path());
+  test::TempDir cache;
+  DataOptions a = options(cache.string());
+  DataOptions b = options(cache.string());
   b.val_fraction = 0.5f;
   load_dataset(a, nullptr);
-  const auto only_a = files_in(cache.path());
+  const auto only_a = files_in(cache.string());
   ASSERT_EQ(only_a.size(), 1u);
   load_dataset(b, nullptr);
-  auto both = files_in(cache.path());
+  auto both = files_in(cache.string());
   ASSERT_EQ(both.size(), 2u);
   const std::string b_file = both[0] == only_a[0] ? both[1] : both[0];
   fs::copy_file(only_a[0], b_file, fs::copy_options::overwrite_existing);
@@ -404,9 +388,9 @@ TEST_F(ImdbData, CacheWithAnotherKeyIsRebuilt) {
 }
 
 TEST_F(ImdbData, CorruptCacheIsRebuiltWithAWarning) {
-  TempDir cache;
-  const Dataset original = load_dataset(options(cache.path()), nullptr);
-  const std::string file = files_in(cache.path()).at(0);
+  test::TempDir cache;
+  const Dataset original = load_dataset(options(cache.string()), nullptr);
+  const std::string file = files_in(cache.string()).at(0);
   const std::string good = read_text(file);
 
   std::vector<std::string> damaged;
@@ -422,7 +406,7 @@ TEST_F(ImdbData, CorruptCacheIsRebuiltWithAWarning) {
     write_text(file, damaged[k]);
     std::ostringstream log;
     Dataset rebuilt;
-    ASSERT_NO_THROW(rebuilt = load_dataset(options(cache.path()), &log)) << "damage " << k;
+    ASSERT_NO_THROW(rebuilt = load_dataset(options(cache.string()), &log)) << "damage " << k;
     EXPECT_FALSE(rebuilt.from_cache) << "damage " << k;
     EXPECT_NE(log.str().find("is corrupt"), std::string::npos) << "damage " << k << ": " << log.str();
     EXPECT_NE(log.str().find("rebuilding"), std::string::npos) << log.str();
@@ -461,15 +445,7 @@ TEST(DataReport, CountsLengthsLabelsAndUnknowns) {
 }
 
 TEST(RealImdb, SubsetLoadsWithBothLabels) {
-  std::string path;
-  try {
-    path = find_dataset("");
-  } catch (const Error&) {
-    const std::string shared =
-        std::string(RNNB_SOURCE_DIR) + "/../shared/datasets/aclImdb_v1_labeled.tar.gz";
-    if (fs::exists(shared)) path = shared;
-  }
-  if (path.empty()) GTEST_SKIP() << "IMDB dataset not found (run datasets/fetch_imdb.sh)";
+  RNNB_IMDB_OR_SKIP(path);
   DataOptions o;
   o.path = path;
   o.cache_dir = "";

@@ -25,10 +25,6 @@ namespace fs = std::filesystem;
 
 using test::CliResult;
 
-CliResult run_cli(const std::string& args, const std::string& env = "") {
-  return test::run_rnnbench(args, env);
-}
-
 std::string last_line(const std::string& text) {
   const size_t end = text.find_last_not_of('\n');
   if (end == std::string::npos) return "";
@@ -56,8 +52,7 @@ void write_bytes(const fs::path& p, const std::vector<uint8_t>& bytes) {
 class HostileData : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new fs::path(fs::temp_directory_path() / ("rnnb_hostile_" + std::to_string(::getpid())));
-    fs::remove_all(*dir_);
+    dir_ = new test::TempDir("hostile");
     const std::vector<std::string> awkward = {
         std::string("\xff\xfe broken \x80\x81 utf-8 \xc0\xaf overlong \xed\xa0\x80 surrogate"),
         std::string("nul\0inside the\0text", 20),
@@ -88,7 +83,6 @@ class HostileData : public ::testing::Test {
     ASSERT_EQ(std::system(tar.c_str()), 0);
   }
   static void TearDownTestSuite() {
-    fs::remove_all(*dir_);
     delete dir_;
   }
   static std::string archive() { return (*dir_ / "imdb.tar.gz").string(); }
@@ -96,24 +90,24 @@ class HostileData : public ::testing::Test {
     return "train --device cpu --data " + data + " --cache-dir '' --min-freq 1 --embed 8 --hidden 8 --epochs 2 "
            "--max-len 200 --batch-size 16 --progress off --out " + out.string();
   }
-  static fs::path* dir_;
+  static test::TempDir* dir_;
 };
-fs::path* HostileData::dir_ = nullptr;
+test::TempDir* HostileData::dir_ = nullptr;
 
 TEST_F(HostileData, AwkwardReviewsTrainAndPredict) {
   const fs::path out = *dir_ / "run";
-  CliResult r = run_cli(train_args(archive(), out));
+  CliResult r = test::run_rnnbench(train_args(archive(), out));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("on 120 reviews"), std::string::npos) << r.output;  // every test review, none lost
-  r = run_cli("data --data " + archive() + " --cache-dir '' --min-freq 1");
+  r = test::run_rnnbench("data --data " + archive() + " --cache-dir '' --min-freq 1");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   // Prediction on hostile text, including bytes that are not UTF-8.
-  r = run_cli("predict --device cpu --checkpoint " + (out / "best.ckpt").string() + " --text \"$(printf '\\377\\376 \\200 ok')\"");
+  r = test::run_rnnbench("predict --device cpu --checkpoint " + (out / "best.ckpt").string() + " --text \"$(printf '\\377\\376 \\200 ok')\"");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const double p = std::stod(r.output);
   EXPECT_TRUE(p >= 0.0 && p <= 1.0) << r.output;
   // Without --max-len the 1 MB review (about 220,000 tokens) is one sequence: fine for data.
-  r = run_cli("data --data " + archive() + " --cache-dir '' --min-freq 1 --train-limit 120");
+  r = test::run_rnnbench("data --data " + archive() + " --cache-dir '' --min-freq 1 --train-limit 120");
   EXPECT_EQ(r.exit_code, 0) << r.output;
 }
 
@@ -122,52 +116,52 @@ TEST_F(HostileData, DamagedArchivesAreOneLineErrors) {
   const fs::path damaged = *dir_ / "damaged.tar.gz";
   std::vector<uint8_t> truncated(good.begin(), good.begin() + static_cast<long>(good.size() / 2));
   write_bytes(damaged, truncated);
-  expect_clean_error(run_cli("data --cache-dir '' --data " + damaged.string()), "truncated", "truncated archive");
+  expect_clean_error(test::run_rnnbench("data --cache-dir '' --data " + damaged.string()), "truncated", "truncated archive");
   for (size_t at : {good.size() / 3, good.size() / 2, good.size() - 6}) {
     std::vector<uint8_t> flipped = good;
     flipped[at] ^= 0x5a;
     write_bytes(damaged, flipped);
-    const CliResult r = run_cli("data --cache-dir '' --data " + damaged.string());
+    const CliResult r = test::run_rnnbench("data --cache-dir '' --data " + damaged.string());
     expect_clean_error(r, damaged.string(), "bit flip at " + std::to_string(at));
   }
   write_bytes(damaged, {});
-  expect_clean_error(run_cli("data --cache-dir '' --data " + damaged.string()), damaged.string(), "empty file");
+  expect_clean_error(test::run_rnnbench("data --cache-dir '' --data " + damaged.string()), damaged.string(), "empty file");
 }
 
 TEST_F(HostileData, CorruptCacheIsRebuiltWithAWarning) {
   const fs::path cache = *dir_ / "cache";
   const std::string args = "data --data " + archive() + " --min-freq 1 --cache-dir " + cache.string();
-  CliResult r = run_cli(args);
+  CliResult r = test::run_rnnbench(args);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   ASSERT_FALSE(fs::is_empty(cache));
   const fs::path file = fs::directory_iterator(cache)->path();
   std::vector<uint8_t> bytes = read_bytes(file);
   bytes[bytes.size() / 2] ^= 0xff;
   write_bytes(file, bytes);
-  r = run_cli(args);
+  r = test::run_rnnbench(args);
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("warning: cache"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("rebuilding"), std::string::npos) << r.output;
   // Truncated to nothing: the same recovery.
   write_bytes(file, {});
-  r = run_cli(args);
+  r = test::run_rnnbench(args);
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("rebuilding"), std::string::npos) << r.output;
 }
 
 TEST_F(HostileData, BadCheckpointsForResumeEvalAndPredict) {
   const fs::path out = *dir_ / "ckpt_run";
-  ASSERT_EQ(run_cli(train_args(archive(), out)).exit_code, 0);
+  ASSERT_EQ(test::run_rnnbench(train_args(archive(), out)).exit_code, 0);
   const std::vector<uint8_t> good = read_bytes(out / "last.ckpt");
   const fs::path bad = *dir_ / "bad.ckpt";
 
   write_bytes(bad, std::vector<uint8_t>(good.begin(), good.begin() + static_cast<long>(good.size() / 2)));
-  expect_clean_error(run_cli("train --resume " + bad.string()), "corrupt", "truncated checkpoint");
+  expect_clean_error(test::run_rnnbench("train --resume " + bad.string()), "corrupt", "truncated checkpoint");
   std::vector<uint8_t> flipped = good;
   flipped[good.size() / 2] ^= 0x01;
   write_bytes(bad, flipped);
-  expect_clean_error(run_cli("eval --device cpu --checkpoint " + bad.string()), "CRC32", "flipped checkpoint");
-  expect_clean_error(run_cli("train --resume " + (*dir_ / "absent.ckpt").string()), "does not exist", "missing");
+  expect_clean_error(test::run_rnnbench("eval --device cpu --checkpoint " + bad.string()), "CRC32", "flipped checkpoint");
+  expect_clean_error(test::run_rnnbench("train --resume " + (*dir_ / "absent.ckpt").string()), "does not exist", "missing");
 
   // A well-formed file whose model would need terabytes: refused before allocating.
   Checkpoint huge = load_checkpoint((out / "last.ckpt").string());
@@ -175,9 +169,9 @@ TEST_F(HostileData, BadCheckpointsForResumeEvalAndPredict) {
   huge.model.embed = 1 << 20;
   huge.vocab.clear();
   save_checkpoint(bad.string(), huge);
-  expect_clean_error(run_cli("predict --device cpu --checkpoint " + bad.string() + " --text good"), "corrupt",
+  expect_clean_error(test::run_rnnbench("predict --device cpu --checkpoint " + bad.string() + " --text good"), "corrupt",
                      "terabyte checkpoint");
-  expect_clean_error(run_cli("train --resume " + bad.string()), "corrupt", "terabyte checkpoint resume");
+  expect_clean_error(test::run_rnnbench("train --resume " + bad.string()), "corrupt", "terabyte checkpoint resume");
 }
 
 // ---- Numerical faults ------------------------------------------------------------------
@@ -185,14 +179,14 @@ TEST_F(HostileData, BadCheckpointsForResumeEvalAndPredict) {
 TEST_F(HostileData, InjectedNanStopsOrIsSkippedThroughTheCli) {
   const fs::path out = *dir_ / "nan_stop";
   // 96 training reviews in batches of 16: 6 steps an epoch, so step 9 is in epoch 2.
-  CliResult r = run_cli(train_args(archive(), out), "RNNB_INJECT_NAN_AT_STEP=9");
+  CliResult r = test::run_rnnbench(train_args(archive(), out), "RNNB_INJECT_NAN_AT_STEP=9");
   expect_clean_error(r, "non-finite loss or gradient at epoch 2, batch 3 (step 9)", "injected NaN");
   const Checkpoint last = load_checkpoint((out / "last.ckpt").string());
   EXPECT_EQ(last.progress.epochs_done, 1);  // the checkpoint of epoch 1, untouched
   EXPECT_TRUE(fs::exists(out / "best.ckpt"));
 
   const fs::path skipped = *dir_ / "nan_skip";
-  r = run_cli(train_args(archive(), skipped) + " --skip-nonfinite", "RNNB_INJECT_NAN_AT_STEP=9");
+  r = test::run_rnnbench(train_args(archive(), skipped) + " --skip-nonfinite", "RNNB_INJECT_NAN_AT_STEP=9");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("(1 non-finite steps skipped)"), std::string::npos) << r.output;
   const std::vector<uint8_t> bytes = read_bytes(skipped / "metrics.jsonl");
@@ -228,8 +222,7 @@ struct ToyFault {
 
 TEST(NumericalFaults, SkippedStepChangesNothingAndIsCounted) {
   ToyFault toy;
-  const fs::path out = fs::temp_directory_path() / ("rnnb_nan_" + std::to_string(::getpid()));
-  fs::remove_all(out);
+  const test::TempDir out("nan");
   BackendHooks poisoned;
   poisoned.inject_nan_at_step = 25;
   auto backend = make_cpu_backend(toy.model, toy.optim, BackendOptions{}, 3, poisoned);
@@ -264,8 +257,7 @@ TEST(NumericalFaults, OverflowingLearningRateStopsAndKeepsTheCheckpoints) {
   // A real fault, not an injected one: a learning rate so large that the parameters and
   // then the logits overflow.
   ToyFault toy;
-  const fs::path out = fs::temp_directory_path() / ("rnnb_overflow_" + std::to_string(::getpid()));
-  fs::remove_all(out);
+  const test::TempDir out("overflow");
   // A sane first epoch writes the checkpoints the fault must not touch.
   {
     auto backend = make_cpu_backend(toy.model, toy.optim, BackendOptions{}, 3);

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <optional>
 
+#include "support/cli_runner.h"
 #include "support/test_data.h"
 #include "train/checkpoint.h"
 #include "train/interrupt.h"
@@ -23,13 +24,6 @@ namespace rnnb {
 namespace {
 
 namespace fs = std::filesystem;
-
-fs::path fresh_dir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("rnnb_resume_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
 
 std::string read_text(const fs::path& path) {
   const std::vector<uint8_t> bytes = read_file_bytes(path.string());
@@ -138,7 +132,7 @@ class ToyRuns : public ::testing::Test {
 };
 
 TEST_F(ToyRuns, InterruptedAnywhereAndResumedEndsBitIdentical) {
-  const fs::path reference = fresh_dir("reference");
+  const test::TempDir reference("resume_reference");
   {
     auto backend = make_cpu_backend(model_, optim_, BackendOptions{}, 1000);
     Trainer(*backend, train_, validation_, test_, options(reference), base_).run(nullptr);
@@ -151,7 +145,7 @@ TEST_F(ToyRuns, InterruptedAnywhereAndResumedEndsBitIdentical) {
   const std::vector<std::vector<int64_t>> cases = {{7}, {1}, {19}, {20}, {5, 23, 38, 56}};
   for (const auto& stops : cases) {
     const std::string what = "stops at " + ::testing::PrintToString(stops);
-    const fs::path out = fresh_dir("stopped");
+    const test::TempDir out("resume_stopped");
     EXPECT_EQ(run_with_stops(out, stops), static_cast<int>(stops.size())) << what;
     // Whole files: parameters, Adam moments and step, dropout and data-order RNGs, best
     // tracking and progress all match, byte for byte.
@@ -159,15 +153,13 @@ TEST_F(ToyRuns, InterruptedAnywhereAndResumedEndsBitIdentical) {
     EXPECT_TRUE(read_text(out / "best.ckpt") == reference_best) << what;
     EXPECT_EQ(metrics_without_timing(out / "metrics.jsonl"), metrics_without_timing(reference / "metrics.jsonl"))
         << what;
-    fs::remove_all(out);
   }
-  fs::remove_all(reference);
 }
 
 TEST_F(ToyRuns, ResumeDropsMetricsLinesAheadOfItsCheckpoint) {
   // A crash between the metrics line of an epoch and its last.ckpt leaves a line the
   // checkpoint does not know: resuming rewrites that epoch and the line exactly once.
-  const fs::path reference = fresh_dir("ref_lines"), out = fresh_dir("lines");
+  const test::TempDir reference("resume_ref_lines"), out("resume_lines");
   {
     auto backend = make_cpu_backend(model_, optim_, BackendOptions{}, 1000);
     Trainer(*backend, train_, validation_, test_, options(reference), base_).run(nullptr);
@@ -182,8 +174,6 @@ TEST_F(ToyRuns, ResumeDropsMetricsLinesAheadOfItsCheckpoint) {
   auto backend = make_cpu_backend(model_, optim_, BackendOptions{}, 5);
   Trainer(*backend, train_, validation_, test_, options(out), base_).run(&resume);
   EXPECT_EQ(metrics_without_timing(out / "metrics.jsonl"), metrics_without_timing(reference / "metrics.jsonl"));
-  fs::remove_all(reference);
-  fs::remove_all(out);
 }
 
 // ---- The rnnbench binary and real signals -----------------------------------------------
@@ -215,57 +205,15 @@ void write_synthetic_imdb(const fs::path& root, int train_per_label, int test_pe
   }
 }
 
-struct ChildResult {
-  int exit_code = -1;
-  std::string output;
-};
-
-// Starts rnnbench with `args`, output to `log`; returns its pid. With `await_step`, the
-// child stops at that global step, writes a byte to `ready_fd` and waits for a signal.
-pid_t spawn_rnnbench(const std::vector<std::string>& args, const fs::path& log, int64_t await_step = 0,
-                     int ready_fd = -1) {
-  const std::string binary = std::string(RNNB_BINARY_DIR) + "/rnnbench";
-  std::vector<std::string> argv_storage = {binary};
-  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    if (await_step > 0) {
-      ::setenv("RNNB_AWAIT_SIGNAL_AT_STEP", std::to_string(await_step).c_str(), 1);
-      ::setenv("RNNB_AWAIT_SIGNAL_READY_FD", std::to_string(ready_fd).c_str(), 1);
-    }
-    std::vector<char*> argv;
-    for (std::string& a : argv_storage) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(binary.c_str(), argv.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-
-ChildResult wait_child(pid_t pid, const fs::path& log) {
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  ChildResult r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.output = read_text(log);
-  return r;
-}
-
-ChildResult run_rnnbench(const std::vector<std::string>& args, const fs::path& log) {
-  return wait_child(spawn_rnnbench(args, log), log);
-}
+using test::CliResult;
 
 class SignalResume : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new fs::path(fresh_dir("signal"));
+    dir_ = new test::TempDir("resume_signal");
     write_synthetic_imdb(*dir_ / "data", 600, 100);
   }
   static void TearDownTestSuite() {
-    fs::remove_all(*dir_);
     delete dir_;
   }
 
@@ -281,24 +229,26 @@ class SignalResume : public ::testing::Test {
   // the real signal path is exercised at the same point on a machine of any speed.
   void interrupt_and_resume(int signal_number, const std::string& name) {
     const fs::path reference = *dir_ / ("reference_" + name), out = *dir_ / name;
-    const ChildResult done = run_rnnbench(train_args(reference), *dir_ / (name + "_reference.log"));
+    const CliResult done = test::run_rnnbench(train_args(reference), *dir_ / (name + "_reference.log"));
     ASSERT_EQ(done.exit_code, 0) << done.output;
 
     constexpr int64_t kStopStep = 150;  // 120 steps an epoch
     int ready[2];
     ASSERT_EQ(::pipe(ready), 0);
-    const pid_t child = spawn_rnnbench(train_args(out), *dir_ / (name + ".log"), kStopStep, ready[1]);
+    const pid_t child = test::spawn_rnnbench(train_args(out), *dir_ / (name + ".log"),
+                                             {{"RNNB_AWAIT_SIGNAL_AT_STEP", std::to_string(kStopStep)},
+                                              {"RNNB_AWAIT_SIGNAL_READY_FD", std::to_string(ready[1])}});
     ::close(ready[1]);
     char byte = 0;
     const ssize_t got = ::read(ready[0], &byte, 1);  // returns 0 if the child ends first
     ::close(ready[0]);
     if (got != 1) {
       ::kill(child, SIGKILL);
-      const ChildResult early = wait_child(child, *dir_ / (name + ".log"));
+      const CliResult early = test::wait_rnnbench(child, *dir_ / (name + ".log"));
       FAIL() << "the child ended before step " << kStopStep << ": " << early.output;
     }
     ASSERT_EQ(::kill(child, signal_number), 0);
-    const ChildResult stopped = wait_child(child, *dir_ / (name + ".log"));
+    const CliResult stopped = test::wait_rnnbench(child, *dir_ / (name + ".log"));
     ASSERT_EQ(stopped.exit_code, 130) << stopped.output;
     EXPECT_NE(stopped.output.find("resume with: rnnbench train --resume " + out.string() + "/last.ckpt"),
               std::string::npos)
@@ -308,8 +258,8 @@ class SignalResume : public ::testing::Test {
     EXPECT_EQ(partial.progress.global_step, kStopStep);
     EXPECT_EQ(partial.progress.next_batch, kStopStep - 120);
 
-    const ChildResult resumed =
-        run_rnnbench({"train", "--resume", (out / "last.ckpt").string()}, *dir_ / (name + "_resumed.log"));
+    const CliResult resumed =
+        test::run_rnnbench({"train", "--resume", (out / "last.ckpt").string()}, *dir_ / (name + "_resumed.log"));
     ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
     EXPECT_NE(resumed.output.find("resuming at epoch"), std::string::npos) << resumed.output;
 
@@ -321,9 +271,9 @@ class SignalResume : public ::testing::Test {
     EXPECT_EQ(metrics_without_timing(out / "metrics.jsonl"), metrics_without_timing(reference / "metrics.jsonl"));
   }
 
-  static fs::path* dir_;
+  static test::TempDir* dir_;
 };
-fs::path* SignalResume::dir_ = nullptr;
+test::TempDir* SignalResume::dir_ = nullptr;
 
 TEST_F(SignalResume, SigtermThenResumeMatchesAnUninterruptedRun) { interrupt_and_resume(SIGTERM, "sigterm"); }
 
@@ -332,7 +282,7 @@ TEST_F(SignalResume, SigintThenResumeMatchesAnUninterruptedRun) { interrupt_and_
 TEST_F(SignalResume, StepHookStopsTheBinaryAtThatStep) {
   const fs::path out = *dir_ / "hook";
   ::setenv("RNNB_INTERRUPT_AFTER_STEPS", "37", 1);
-  const ChildResult stopped = run_rnnbench(train_args(out), *dir_ / "hook.log");
+  const CliResult stopped = test::run_rnnbench(train_args(out), *dir_ / "hook.log");
   ::unsetenv("RNNB_INTERRUPT_AFTER_STEPS");
   ASSERT_EQ(stopped.exit_code, 130) << stopped.output;
   const Checkpoint partial = load_checkpoint((out / "last.ckpt").string());

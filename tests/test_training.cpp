@@ -50,7 +50,7 @@ ToyRun train_toy(Cell cell, Padding padding, const fs::path& out, int epochs = 4
 }
 
 TEST(Training, EveryCellLearnsTheToyTaskPackedAndPadded) {
-  const fs::path dir = test::fresh_temp_dir("toy");
+  const test::TempDir dir("toy");
   for (Cell cell : {Cell::Gru, Cell::Lstm, Cell::RnnTanh}) {
     for (Padding padding : {Padding::Packed, Padding::Pre}) {
       const TrainSummary s = train_toy(cell, padding, dir).summary;
@@ -58,11 +58,10 @@ TEST(Training, EveryCellLearnsTheToyTaskPackedAndPadded) {
       EXPECT_EQ(s.test.count, 200);
     }
   }
-  fs::remove_all(dir);
 }
 
 TEST(Training, SameSeedGivesBitIdenticalRunsAndCheckpoints) {
-  const fs::path a = test::fresh_temp_dir("det_a"), b = test::fresh_temp_dir("det_b");
+  const test::TempDir a("det_a"), b("det_b");
   const ToyRun x = train_toy(Cell::Gru, Padding::Packed, a, 2);
   const ToyRun y = train_toy(Cell::Gru, Padding::Packed, b, 2);
   EXPECT_EQ(x.state.params, y.state.params);
@@ -71,12 +70,10 @@ TEST(Training, SameSeedGivesBitIdenticalRunsAndCheckpoints) {
   auto read = [](const fs::path& p) { return read_file_bytes(p.string()); };
   EXPECT_EQ(read(a / "metrics.jsonl").size() > 0, true);
   EXPECT_EQ(read(a / "best.ckpt"), read(b / "best.ckpt"));
-  fs::remove_all(a);
-  fs::remove_all(b);
 }
 
 TEST(Training, WritesMetricsAndALoadableBestCheckpoint) {
-  const fs::path dir = test::fresh_temp_dir("files");
+  const test::TempDir dir("files");
   const ToyRun run = train_toy(Cell::Gru, Padding::Packed, dir, 2);
   const Checkpoint best = load_checkpoint((dir / "best.ckpt").string());
   const Checkpoint last = load_checkpoint((dir / "last.ckpt").string());
@@ -86,14 +83,12 @@ TEST(Training, WritesMetricsAndALoadableBestCheckpoint) {
   const std::string text(metrics.begin(), metrics.end());
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 3);  // two epochs and the test line
   EXPECT_NE(text.find("\"event\":\"test\""), std::string::npos);
-  fs::remove_all(dir);
 }
 
 // A few thousand real reviews must reach clearly-better-than-chance validation accuracy:
 // this catches learning regressions anywhere in data, model or optimizer.
 TEST(Training, RealImdbSubsetBeatsChanceClearly) {
-  const std::string path = test::real_dataset_path();
-  if (path.empty()) GTEST_SKIP() << "IMDB dataset not found (run datasets/fetch_imdb.sh or set RNNB_DATA)";
+  RNNB_IMDB_OR_SKIP(path);
   DataOptions data;
   data.path = path;
   data.cache_dir = "";
@@ -114,7 +109,7 @@ TEST(Training, RealImdbSubsetBeatsChanceClearly) {
   TrainOptions options;
   options.epochs = 3;
   options.batch_size = 32;
-  const fs::path dir = test::fresh_temp_dir("imdb");
+  const test::TempDir dir("imdb");
   options.out_dir = dir.string();
   auto backend = make_cpu_backend(model, optim, BackendOptions{}, 1);
   Checkpoint base = test::checkpoint_base(model, optim);
@@ -126,7 +121,6 @@ TEST(Training, RealImdbSubsetBeatsChanceClearly) {
   const EvalResult val = evaluate_split(*backend, Slot::Validation, dataset.validation, 32, Padding::Packed);
   EXPECT_GE(val.accuracy, 0.70);
   EXPECT_GE(summary.test.accuracy, 0.70);
-  fs::remove_all(dir);
 }
 
 }  // namespace

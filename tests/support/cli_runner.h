@@ -1,13 +1,20 @@
 // Runs the rnnbench binary of this build as a user would, capturing stdout and stderr
-// together with the exit code.
+// together with the exit code: through the shell (run_rnnbench), or as a child process
+// the test can signal (spawn_rnnbench, then wait_rnnbench).
 #pragma once
 
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace rnnb::test {
 
@@ -27,6 +34,43 @@ inline CliResult run_rnnbench(const std::string& args, const std::string& env = 
   while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) output.append(buffer.data(), n);
   const int status = ::pclose(pipe);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), output};
+}
+
+// Starts rnnbench with `args` (no shell), stdout and stderr to `log`, and `env` (NAME,
+// value pairs) added to its environment; returns its pid. Descriptors without
+// close-on-exec (a pipe's write end, say) stay open in it.
+inline pid_t spawn_rnnbench(const std::vector<std::string>& args, const std::filesystem::path& log,
+                            const std::vector<std::pair<std::string, std::string>>& env = {}) {
+  const std::string binary = std::string(RNNB_BINARY_DIR) + "/rnnbench";
+  std::vector<std::string> argv_storage = {binary};
+  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    for (const auto& [name, value] : env) ::setenv(name.c_str(), value.c_str(), 1);
+    std::vector<char*> argv;
+    for (std::string& a : argv_storage) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(binary.c_str(), argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// Waits for a spawned rnnbench: its exit code (128 + signal when killed) and its log.
+inline CliResult wait_rnnbench(pid_t pid, const std::filesystem::path& log) {
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  std::ifstream in(log, std::ios::binary);
+  std::string output((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), output};
+}
+
+// The same without a shell, to the end: `args` as given, output kept in `log`.
+inline CliResult run_rnnbench(const std::vector<std::string>& args, const std::filesystem::path& log) {
+  return wait_rnnbench(spawn_rnnbench(args, log), log);
 }
 
 }  // namespace rnnb::test

@@ -1,6 +1,7 @@
 // Test helpers for finding the real IMDB data and making small synthetic datasets.
 #pragma once
 
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -59,13 +60,36 @@ inline TokenizedSplit random_split(int reviews, int vocab, int max_len, uint64_t
   return set;
 }
 
-// An empty folder named for the test and this process (created anew).
-inline std::filesystem::path fresh_temp_dir(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / ("rnnb_" + name + "_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
-}
+// A new, empty, uniquely named folder (rnnb_<name>_XXXXXX under the system's temp folder),
+// removed with everything in it when the object goes. Converts to its path.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& name = "test") {
+    std::string pattern = (std::filesystem::temp_directory_path() / ("rnnb_" + name + "_XXXXXX")).string();
+    if (!::mkdtemp(pattern.data())) throw Error("cannot create a temp folder like " + pattern);
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+  operator const std::filesystem::path&() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+  std::string string() const { return path_.string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// The IMDB archive for the tests that read real reviews; they skip without it.
+inline constexpr const char* kNoImdb = "IMDB dataset not found (run datasets/fetch_imdb.sh or set RNNB_DATA)";
+#define RNNB_IMDB_OR_SKIP(variable)                            \
+  const std::string variable = ::rnnb::test::real_dataset_path(); \
+  if (variable.empty()) GTEST_SKIP() << ::rnnb::test::kNoImdb
 
 // What the trainer writes into checkpoints, for a model with a placeholder vocabulary.
 inline Checkpoint checkpoint_base(const ModelConfig& model, const OptimConfig& optim) {

@@ -18,33 +18,24 @@ namespace fs = std::filesystem;
 
 using test::CliResult;
 
-CliResult run(const std::string& args, const std::string& env = "") {
-  return test::run_rnnbench(args, env);
-}
-
 int lines(const std::string& text) { return static_cast<int>(std::count(text.begin(), text.end(), '\n')); }
 
 class Cli : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("rnnb_cli_" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path dir_;
+  test::TempDir dir_{"cli"};
 };
 
 TEST_F(Cli, UsageErrorsExitTwoWithOneLine) {
   for (const char* args : {"train --colour red", "train --hidden -3", "train --cell transformer", "frobnicate",
                            "train --epochs", "eval --padding post", "train --device tpu --train-limit 10"}) {
-    const CliResult r = run(args);
+    const CliResult r = test::run_rnnbench(args);
     EXPECT_EQ(r.exit_code, 2) << args << ": " << r.output;
     EXPECT_EQ(lines(r.output), 1) << args << ": " << r.output;
   }
 }
 
 TEST_F(Cli, HelpListsEveryOptionWithItsDefault) {
-  const CliResult r = run("train --help");
+  const CliResult r = test::run_rnnbench("train --help");
   EXPECT_EQ(r.exit_code, 0);
   for (const char* option : {"--cell", "--hidden", "--padding", "--batching", "--device", "--seed", "--resume"})
     EXPECT_NE(r.output.find(option), std::string::npos) << option;
@@ -56,37 +47,36 @@ TEST_F(Cli, HelpListsEveryOptionWithItsDefault) {
 }
 
 TEST_F(Cli, MissingOrCorruptDatasetIsOneLineError) {
-  CliResult r = run("data --data " + (dir_ / "absent.tar.gz").string());
+  CliResult r = test::run_rnnbench("data --data " + (dir_ / "absent.tar.gz").string());
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_EQ(lines(r.output), 1) << r.output;
   std::ofstream(dir_ / "bad.tar.gz") << "this is not a gzip file at all";
-  r = run("data --cache-dir '' --data " + (dir_ / "bad.tar.gz").string());
+  r = test::run_rnnbench("data --cache-dir '' --data " + (dir_ / "bad.tar.gz").string());
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("error"), std::string::npos) << r.output;
 }
 
 TEST_F(Cli, CorruptCheckpointIsOneLineError) {
   std::ofstream(dir_ / "bad.ckpt") << "RNNBCKPT garbage";
-  const CliResult r = run("predict --checkpoint " + (dir_ / "bad.ckpt").string() + " --text 'great film'");
+  const CliResult r = test::run_rnnbench("predict --checkpoint " + (dir_ / "bad.ckpt").string() + " --text 'great film'");
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_EQ(lines(r.output), 1) << r.output;
-  const CliResult none = run("predict --text 'great film'");
+  const CliResult none = test::run_rnnbench("predict --text 'great film'");
   EXPECT_EQ(none.exit_code, 2) << none.output;
 }
 
 // Train a tiny model on real reviews, then predict, evaluate, and refuse mismatches.
 TEST_F(Cli, TrainPredictEvalAndMismatchedCheckpoint) {
-  const std::string data = test::real_dataset_path();
-  if (data.empty()) GTEST_SKIP() << "IMDB dataset not found (run datasets/fetch_imdb.sh or set RNNB_DATA)";
+  RNNB_IMDB_OR_SKIP(data);
   const std::string out = (dir_ / "run").string();
   const std::string common = "--data " + data + " --cache-dir " + (dir_ / "cache").string() +
                              " --train-limit 500 --test-limit 200 --max-len 50";
-  CliResult r = run("train --device cpu " + common + " --embed 8 --hidden 8 --epochs 1 --progress off --out " + out);
+  CliResult r = test::run_rnnbench("train --device cpu " + common + " --embed 8 --hidden 8 --epochs 1 --progress off --out " + out);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("test (best epoch 1)"), std::string::npos) << r.output;
   const std::string checkpoint = out + "/best.ckpt";
 
-  r = run("predict --device cpu --checkpoint " + checkpoint + " --text 'This film is great'");
+  r = test::run_rnnbench("predict --device cpu --checkpoint " + checkpoint + " --text 'This film is great'");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const double p = std::stod(r.output);
   EXPECT_GE(p, 0.0);
@@ -94,8 +84,8 @@ TEST_F(Cli, TrainPredictEvalAndMismatchedCheckpoint) {
 
   // Without a GPU, --device cuda is a one-line error saying so, and --device auto says it
   // runs on the CPU, keeping CUDA's own reason after it.
-  const CliResult cuda = run("predict --device cuda --checkpoint " + checkpoint + " --text 'great'");
-  const CliResult fallback = run("predict --device auto --checkpoint " + checkpoint + " --text 'great'");
+  const CliResult cuda = test::run_rnnbench("predict --device cuda --checkpoint " + checkpoint + " --text 'great'");
+  const CliResult fallback = test::run_rnnbench("predict --device auto --checkpoint " + checkpoint + " --text 'great'");
   EXPECT_EQ(fallback.exit_code, 0) << fallback.output;
   if (cuda.exit_code != 0) {
     EXPECT_EQ(cuda.exit_code, 1) << cuda.output;
@@ -107,19 +97,19 @@ TEST_F(Cli, TrainPredictEvalAndMismatchedCheckpoint) {
     EXPECT_NE(fallback.output.find(expected), std::string::npos) << fallback.output;
   }
 
-  r = run("predict --device cpu --checkpoint " + checkpoint + " --text '   '");
+  r = test::run_rnnbench("predict --device cpu --checkpoint " + checkpoint + " --text '   '");
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("empty"), std::string::npos) << r.output;
 
-  r = run("eval --device cpu " + common + " --checkpoint " + checkpoint);
+  r = test::run_rnnbench("eval --device cpu " + common + " --checkpoint " + checkpoint);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("on 200 reviews"), std::string::npos) << r.output;
 
   // The same checkpoint against data with another vocabulary.
-  r = run("eval --device cpu --data " + data + " --cache-dir '' --train-limit 300 --test-limit 50 --checkpoint " +
+  r = test::run_rnnbench("eval --device cpu --data " + data + " --cache-dir '' --train-limit 300 --test-limit 50 --checkpoint " +
           checkpoint);
   EXPECT_EQ(r.exit_code, 0) << "eval applies the checkpoint's own data settings: " << r.output;
-  r = run("train --device cpu " + common + " --min-freq 2 --epochs 1 --progress off --out " + out +
+  r = test::run_rnnbench("train --device cpu " + common + " --min-freq 2 --epochs 1 --progress off --out " + out +
           " --resume " + out + "/last.ckpt");
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("vocabulary"), std::string::npos) << r.output;

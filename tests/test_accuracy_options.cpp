@@ -78,7 +78,7 @@ TEST(ModelOptions, PresetsCarryTheirReferencesAndSettings) {
 }
 
 TEST(ModelOptions, CheckpointKeepsTheNewFieldsAndTheLearningRate) {
-  const fs::path dir = test::fresh_temp_dir("opts_ckpt");
+  const test::TempDir dir("opts_ckpt");
   Checkpoint c;
   c.model.cell = Cell::Gru;
   c.model.vocab_size = 6;
@@ -105,7 +105,6 @@ TEST(ModelOptions, CheckpointKeepsTheNewFieldsAndTheLearningRate) {
   other.state = initial_state(c.model, 3);  // sized for head_hidden 5
   save_checkpoint(path, other);
   EXPECT_THROW(load_checkpoint(path), Error);
-  fs::remove_all(dir);
 }
 
 TEST(ModelOptions, InitialHeadLayersAreBoundedByTheirFanIn) {
@@ -142,7 +141,7 @@ ModelConfig toy_model() {
 
 TEST(ModelOptions, PooledModelsWithAHiddenHeadLayerLearnPackedAndPadded) {
   const ToyData data;
-  const fs::path dir = test::fresh_temp_dir("opts_pooled");
+  const test::TempDir dir("opts_pooled");
   for (Pool pool : {Pool::Mean, Pool::Max, Pool::MeanMax})
     for (Padding padding : {Padding::Packed, Padding::Pre, Padding::Post}) {
       ModelConfig model = toy_model();
@@ -164,7 +163,6 @@ TEST(ModelOptions, PooledModelsWithAHiddenHeadLayerLearnPackedAndPadded) {
       const TrainSummary s = trainer.run(nullptr);
       EXPECT_GT(s.test.accuracy, 0.9) << enum_name(pool) << " " << enum_name(padding);
     }
-  fs::remove_all(dir);
 }
 
 // Embedding dropout changes training but never evaluation.
@@ -224,19 +222,18 @@ LoopRun run_loop(const ToyData& data, const fs::path& dir, int epochs, int patie
 
 TEST(TrainingLoop, EarlyStoppingStopsAfterPatienceEpochsWithoutImprovement) {
   const ToyData data = inverted_validation();
-  const fs::path dir = test::fresh_temp_dir("opts_patience");
+  const test::TempDir dir("opts_patience");
   const LoopRun run = run_loop(data, dir, 10, 2, 0);
   EXPECT_EQ(run.summary.best_epoch, 1);
   EXPECT_EQ(run.summary.epochs_run, 3);  // epochs 2 and 3 did not improve
   EXPECT_TRUE(run.summary.stopped_early);
   EXPECT_NE(run.metrics.find("\"stopped_early\":true"), std::string::npos);
   EXPECT_EQ(run.summary.test.count, 200);
-  fs::remove_all(dir);
 }
 
 TEST(TrainingLoop, PlateauHalvesTheLearningRateAndMetricsShowIt) {
   const ToyData data = inverted_validation();
-  const fs::path dir = test::fresh_temp_dir("opts_plateau");
+  const test::TempDir dir("opts_plateau");
   const LoopRun run = run_loop(data, dir, 4, 0, 1);
   EXPECT_EQ(run.summary.epochs_run, 4);
   EXPECT_FALSE(run.summary.stopped_early);
@@ -251,14 +248,13 @@ TEST(TrainingLoop, PlateauHalvesTheLearningRateAndMetricsShowIt) {
   EXPECT_NEAR(lr_of(3), 0.01, 1e-9);
   EXPECT_NEAR(lr_of(4), 0.005, 1e-9);
   EXPECT_NEAR(load_checkpoint((dir / "last.ckpt").string()).progress.lr, 0.0025, 1e-9);
-  fs::remove_all(dir);
 }
 
 // Two epochs, then a resume to four, equals four epochs straight: the halved rate and the
 // plateau counter come back from the checkpoint.
 TEST(TrainingLoop, ResumeContinuesWithTheHalvedLearningRate) {
   const ToyData data = inverted_validation();
-  const fs::path straight = test::fresh_temp_dir("opts_straight"), split = test::fresh_temp_dir("opts_split");
+  const test::TempDir straight("opts_straight"), split("opts_split");
   const LoopRun full = run_loop(data, straight, 4, 0, 1);
   run_loop(data, split, 2, 0, 1);
   const Checkpoint last = load_checkpoint((split / "last.ckpt").string());
@@ -268,8 +264,6 @@ TEST(TrainingLoop, ResumeContinuesWithTheHalvedLearningRate) {
   EXPECT_EQ(resumed.summary.test.loss, full.summary.test.loss);
   EXPECT_EQ(load_checkpoint((split / "last.ckpt").string()).progress.lr,
             load_checkpoint((straight / "last.ckpt").string()).progress.lr);
-  fs::remove_all(straight);
-  fs::remove_all(split);
 }
 
 }  // namespace

@@ -21,10 +21,6 @@ namespace fs = std::filesystem;
 
 using test::CliResult;
 
-CliResult run(const std::string& args, const std::string& env = "") {
-  return test::run_rnnbench(args, env);
-}
-
 // "accuracy 61.50%" -> "61.50"
 std::string accuracy_in(const std::string& text) {
   std::smatch match;
@@ -32,14 +28,12 @@ std::string accuracy_in(const std::string& text) {
 }
 
 TEST(ModelOptionsCli, PooledModelTrainsEvaluatesAndResumes) {
-  const std::string data = test::real_dataset_path();
-  if (data.empty()) GTEST_SKIP() << "IMDB dataset not found (run datasets/fetch_imdb.sh or set RNNB_DATA)";
-  const fs::path dir = fs::temp_directory_path() / ("rnnb_optcli_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
+  RNNB_IMDB_OR_SKIP(data);
+  const test::TempDir dir("optcli");
   const std::string out = (dir / "run").string();
   const std::string common = "--data " + data + " --cache-dir " + (dir / "cache").string() +
                              " --train-limit 500 --test-limit 200 --max-len 50";
-  CliResult r = run("train --device cpu " + common +
+  CliResult r = test::run_rnnbench("train --device cpu " + common +
                  " --embed 8 --hidden 8 --bidirectional --pool meanmax --head-hidden 8 --embed-dropout 0.1"
                  " --padding post --patience 5 --lr-plateau 1 --epochs 2 --progress off --out " + out);
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -55,11 +49,11 @@ TEST(ModelOptionsCli, PooledModelTrainsEvaluatesAndResumes) {
   EXPECT_NE(std::string(metrics.begin(), metrics.end()).find("\"lr\":"), std::string::npos);
 
   // The checkpoint alone restores the model, padding included: the same test accuracy.
-  r = run("eval --device cpu " + common + " --checkpoint " + out + "/best.ckpt");
+  r = test::run_rnnbench("eval --device cpu " + common + " --checkpoint " + out + "/best.ckpt");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(accuracy_in(r.output), trained) << r.output;
 
-  r = run("train --device cpu " + common + " --epochs 3 --progress off --resume " + out + "/last.ckpt");
+  r = test::run_rnnbench("train --device cpu " + common + " --epochs 3 --progress off --resume " + out + "/last.ckpt");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("epoch 3/3"), std::string::npos) << r.output;
   EXPECT_EQ(load_checkpoint(out + "/last.ckpt").model, best.model);
