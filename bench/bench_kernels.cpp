@@ -9,12 +9,10 @@
 //   bench_kernels [--quick] [Google Benchmark flags]
 #include <benchmark/benchmark.h>
 
-#include <cstdio>
 #include <functional>
 #include <string>
 #include <vector>
 
-#include "bench_common.h"
 #include "gpu_context.h"
 
 #ifdef RNNB_WITH_CUDA
@@ -219,21 +217,9 @@ void register_kernels(const Mode& mode) {
 
 int main(int argc, char** argv) {
   using namespace rnnb::bench;
-  const Mode mode = parse_mode(argc, argv);
-  add_common_context(mode);
-  std::string why;
-  const bool gpu = add_gpu_context(&why);
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
-  if (!gpu) {
-    std::printf("bench_kernels: skipped, no GPU benchmarks registered: %s\n", why.c_str());
-    benchmark::Shutdown();
-    return 0;
-  }
+  return gpu_bench_main(argc, argv, "bench_kernels", [](const Mode& mode) {
 #ifdef RNNB_WITH_CUDA
-  register_kernels(mode);
-  benchmark::RunSpecifiedBenchmarks();
+    register_kernels(mode);
 #endif
-  benchmark::Shutdown();
-  return 0;
+  });
 }

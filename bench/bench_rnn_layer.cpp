@@ -162,28 +162,16 @@ void run_gpu_layer(benchmark::State& state, const LayerCase& c, const LengthHist
 
 int main(int argc, char** argv) {
   using namespace rnnb::bench;
-  const Mode mode = parse_mode(argc, argv);
-  add_common_context(mode);
-  std::string why;
-  const bool gpu = add_gpu_context(&why);
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
-  if (!gpu) {
-    std::printf("bench_rnn_layer: skipped, no GPU benchmarks registered: %s\n", why.c_str());
-    benchmark::Shutdown();
-    return 0;
-  }
+  return gpu_bench_main(argc, argv, "bench_rnn_layer", [](const Mode& mode) {
 #ifdef RNNB_WITH_CUDA
-  static const LengthHistogram lengths = layer_lengths(mode);
-  add_lengths_context(lengths);
-  for (const LayerCase& c : layer_sweep("gpu_layer", /*gpu=*/true, mode)) {
-    auto* b = benchmark::RegisterBenchmark(c.name("gpu_layer", true).c_str(),
-                                           [c](benchmark::State& state) { run_gpu_layer(state, c, lengths); });
-    b->Unit(benchmark::kMillisecond)->UseManualTime();
-    if (mode.quick) b->Iterations(3);
-  }
-  benchmark::RunSpecifiedBenchmarks();
+    static const LengthHistogram lengths = layer_lengths(mode);
+    add_lengths_context(lengths);
+    for (const LayerCase& c : layer_sweep("gpu_layer", /*gpu=*/true, mode)) {
+      auto* b = benchmark::RegisterBenchmark(c.name("gpu_layer", true).c_str(),
+                                             [c](benchmark::State& state) { run_gpu_layer(state, c, lengths); });
+      b->Unit(benchmark::kMillisecond)->UseManualTime();
+      if (mode.quick) b->Iterations(3);
+    }
 #endif
-  benchmark::Shutdown();
-  return 0;
+  });
 }

@@ -4,8 +4,12 @@
 
 #include <benchmark/benchmark.h>
 
+#include <cstdio>
 #include <fstream>
+#include <functional>
 #include <string>
+
+#include "bench_common.h"
 
 #ifdef RNNB_WITH_CUDA
 #include <cublas_v2.h>
@@ -68,6 +72,27 @@ inline bool add_gpu_context(std::string* why) {
   benchmark::AddCustomContext("cublas", dotted_version(major, minor, patch));
   return true;
 #endif
+}
+
+// The main of a GPU benchmark executable: takes the run mode out of argv, writes the
+// context, and runs what `register_benchmarks` adds when a GPU is usable; otherwise says
+// why and runs nothing (exit 0, so CI's quick runs pass on machines without a GPU).
+inline int gpu_bench_main(int argc, char** argv, const char* name,
+                          const std::function<void(const Mode&)>& register_benchmarks) {
+  const Mode mode = parse_mode(argc, argv);
+  add_common_context(mode);
+  std::string why;
+  const bool gpu = add_gpu_context(&why);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
+  if (gpu) {
+    register_benchmarks(mode);
+    benchmark::RunSpecifiedBenchmarks();
+  } else {
+    std::printf("%s: skipped, no GPU benchmarks registered: %s\n", name, why.c_str());
+  }
+  benchmark::Shutdown();
+  return 0;
 }
 
 }  // namespace rnnb::bench
