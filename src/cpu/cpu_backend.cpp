@@ -80,7 +80,7 @@ class CpuBackend final : public Backend {
     // A non-finite loss or gradient skips the update entirely (the trainer decides whether
     // to stop); the squared norm is needed for that check even without clipping.
     const double squares = sum_of_squares(grad, layout_.total);
-    if (!std::isfinite(batch_loss) || !std::isfinite(squares)) {
+    if (!step_is_finite(batch_loss, squares)) {
       if (stats_.skipped++ == 0) stats_.first_skipped = steps_since_stats_;
       ++steps_since_stats_;
       stats_.loss_sum = before.loss_sum;

@@ -1,10 +1,13 @@
 // Reference CPU implementations of the operations the CUDA kernels in kernels/ perform:
 // embedding gather and its gradient, dropout, final-state and label gathers, pooling over
-// time, the head, softmax cross-entropy, global-norm clipping and Adam. They are the
+// time, the head and its ReLU, softmax cross-entropy, global-norm clipping, the non-finite
+// step guard and Adam. (fp16 conversion, kernels/precision.h, has cuda_fp16.h's host
+// conversions as its twin.) They are the
 // specification: the CPU backend runs them, and the GPU tests compare each kernel with them.
 // (The kernels' batch layout comes from data/batching.h: assemble_tokens, step_row_offsets.)
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -87,6 +90,12 @@ double softmax_xent(const T* logits, const uint8_t* labels, int batch, int class
 
 // Sum of squares of a gradient vector (in double, for a stable norm).
 double sum_of_squares(const float* grad, size_t n);
+
+// Whether a training step may update: its loss and its gradient's sum of squares are both
+// finite (kernels/nonfinite.h decides the same on the device).
+inline bool step_is_finite(double loss, double sum_of_squares) {
+  return std::isfinite(loss) && std::isfinite(sum_of_squares);
+}
 
 // One Adam step with torch.optim.Adam's semantics (bias-corrected, eps outside the sqrt,
 // weight decay added to the gradient). `step` is the 1-based step count after this update.
