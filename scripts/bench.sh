@@ -43,9 +43,8 @@ fi
 cmake --build "$BUILD" -j"${JOBS:-2}" --target "${targets[@]}"
 
 # The device the results belong to: the GPU's name, else the CPU model and core count.
-device=$(gpu_name)
-[ -n "$device" ] || device="cpu $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1) $(nproc)c"
-slug=$(device_slug)
+device=$(device_name)
+slug=$(echo "$device" | slugify)
 [ "$mode" = quick ] && slug="$slug-quick"
 out="$RESULTS/$slug"
 logs="results/tmp/bench-logs/$slug"  # ignored; the JSON holds the results
@@ -65,9 +64,9 @@ run_suite() {  # exe, extra flags...
   echo "== $exe"
   local start=$SECONDS
   # Written to a temp name and renamed, so an interrupted run leaves the last good file.
+  local rc=0
   "$BUILD/$exe" "${mode_flags[@]}" --benchmark_out="$json.tmp" --benchmark_out_format=json \
-    ${FILTER:+--benchmark_filter="$FILTER"} "$@" 2>&1 | tee "$logs/$exe.log"
-  local rc=${PIPESTATUS[0]}
+    ${FILTER:+--benchmark_filter="$FILTER"} "$@" 2>&1 | tee "$logs/$exe.log" || rc=${PIPESTATUS[0]}
   if [ "$rc" -ne 0 ]; then
     echo "bench: $exe failed (exit $rc); see $logs/$exe.log" >&2
     rm -f "$json.tmp"

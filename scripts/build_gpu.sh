@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the GPU bundle `build-gpu/` to carry to a GPU machine that has the NVIDIA driver,
+# Builds the GPU bundle `build-gpu/` to copy to a GPU machine that has the NVIDIA driver,
 # cuDNN and cuBLAS (e.g. PyTorch's nvidia wheels) but no GoogleTest, Google Benchmark,
 # OpenBLAS or network. Release, sm_90 (H100/H200) plus sm_80; cudart, GoogleTest and
 # OpenBLAS linked statically (libstdc++ stays shared: a static one pulls in symbols of the
@@ -11,7 +11,7 @@
 #                  scripts/gpu_check.sh can build on the GPU machine when the carried
 #                  executables cannot run there
 #   COMMIT, BUILD_INFO
-# The bundle and the 28 MB dataset together stay well under a 64 MiB carry.
+# The bundle and the 28 MB dataset together stay well under 64 MiB.
 #
 # Usage: scripts/build_gpu.sh            (env: JOBS=2, ARCH="80;90")
 set -euo pipefail

@@ -21,9 +21,9 @@ imdb_data() {
   datasets/fetch_imdb.sh | tail -n 1
 }
 
-# A folder name for the machine's results: the GPU's name ("nvidia-h200"), else (no GPU)
-# unknown-gpu, or with `cpu` the CPU model and core count.
-#   gpu_slug            device_slug (GPU if any, else CPU)
+# Names for result folders. gpu_name: the GPU's, or empty. device_name: the GPU's, else
+# "cpu <model> <cores>c". gpu_slug: the GPU's as a folder name ("nvidia-h200"), or
+# unknown-gpu. slugify: any name as a folder name.
 slugify() { tr '[:upper:]' '[:lower:]' | sed -E 's/[^a-z0-9]+/-/g; s/^-+|-+$//g'; }
 gpu_name() { nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 || true; }
 gpu_slug() {
@@ -31,11 +31,11 @@ gpu_slug() {
   name=$(gpu_name)
   echo "${name:-unknown-gpu}" | slugify
 }
-device_slug() {
+device_name() {
   local name
   name=$(gpu_name)
   [ -n "$name" ] || name="cpu $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1) $(nproc)c"
-  echo "$name" | slugify
+  echo "$name"
 }
 
 # GPU machines: puts the carried build's lib/ and the machine's own cuDNN and cuBLAS (from

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU check, one call on a GPU machine with a carried build-gpu/ (scripts/build_gpu.sh):
+# The GPU check, one command on a GPU machine with a copied build-gpu/ (scripts/build_gpu.sh):
 #  1. unpacks the bundle and points LD_LIBRARY_PATH at the machine's own cuDNN and cuBLAS
 #     (PyTorch's nvidia wheels; any cuDNN 9.x);
 #  2. checks that the carried executables run there; if not, says why and builds on that
@@ -7,8 +7,9 @@
 #  3. runs the GPU tests (kernels, cuDNN parity, gradients, backends), the persistent-
 #     algorithm tests in a process of their own (a sticky CUDA error stays there);
 #  4. trains the default GRU for one epoch on full IMDB;
-#  5. a short cuDNN layer benchmark (RNN/GRU/LSTM x packed/padded at batch 64, hidden 256)
-#     and the default GRU's training epoch against the PyTorch peer on the same batches;
+#  5. a short cuDNN layer benchmark (RNN/GRU/LSTM x packed/padded at batch 64, hidden 256),
+#     every kernel's bytes/s against peak bandwidth, and the default GRU's training epoch
+#     against the PyTorch peer on the same batches;
 #  6. writes results/gpu/<gpu>/check-<stamp>.{json,md} and the raw benchmark JSON.
 # Sized for about 6 minutes on an H100/H200.
 #
@@ -42,8 +43,8 @@ if [ -z "$DATA" ] && { [ -z "${SKIP_TRAIN:-}" ] || [ -z "${SKIP_BENCH:-}" ]; }; 
 fi
 if [ -n "$DATA" ] && [ -f "$BUILD/bundle.tar.xz" ]; then
   carried=$(du -scm "$BUILD" "$DATA" 2>/dev/null | tail -1 | cut -f1)
-  echo "gpu_check: $BUILD/ and the dataset take $carried MiB (a carry holds 64 MiB)"
-  [ "$carried" -lt 64 ] || notes+=("warning: $BUILD/ and the dataset take $carried MiB, over a 64 MiB carry")
+  echo "gpu_check: $BUILD/ and the dataset take $carried MiB (the budget is 64 MiB)"
+  [ "$carried" -lt 64 ] || notes+=("warning: $BUILD/ and the dataset take $carried MiB, over the 64 MiB budget")
 fi
 if ! BIN=$(unpack_gpu_bundle "$BUILD"); then
   echo "gpu_check: $BUILD/bundle.tar.xz is damaged; rebuild it with scripts/build_gpu.sh" >&2
@@ -219,9 +220,13 @@ info = {"gpu": smi("name") or "no GPU", "driver": smi("driver_version"), "stamp"
         "notes": ([f"Dry run: no GPU work was done."] if dry_run else []) + notes}
 json.dump(info, open(path, "w"))
 PY
-python3 scripts/gpu_summary.py "$work" "$results_dir/check-$stamp"
+summary_rc=0
+python3 scripts/gpu_summary.py "$work" "$results_dir/check-$stamp" || summary_rc=1
 if [ -n "${LOGS_TAR:-}" ]; then
-  (cd "$work" && tar -czf "$LOGS_TAR" --ignore-failed-read ./*.log ./*.json 2>/dev/null) || true
+  case "$LOGS_TAR" in /*) ;; *) LOGS_TAR=$PWD/$LOGS_TAR ;; esac
+  (cd "$work" && tar -czf "$LOGS_TAR" --ignore-failed-read ./*.log ./*.json) ||
+    echo "gpu_check: could not write $LOGS_TAR" >&2
 fi
 echo "gpu_check: results in $results_dir/ (work files in $work)"
-[ "$tests_rc" = 0 ] && { [ "$train_rc" = 0 ] || [ "$train_rc" = skipped ]; } && [ "$bench_rc" = 0 ]
+[ "$tests_rc" = 0 ] && { [ "$train_rc" = 0 ] || [ "$train_rc" = skipped ]; } && [ "$bench_rc" = 0 ] &&
+  [ "$summary_rc" = 0 ]

@@ -35,6 +35,12 @@ def write_atomic(path, text):
 def gtest_results(work):
     """Every test of every gtest JSON report in WORK, with its recorded errors."""
     tests = []
+    # A process that crashed leaves its log but no report: its tests must not vanish.
+    for log in sorted(n for n in os.listdir(work) if n.startswith("gtest-") and n.endswith(".log")):
+        if not os.path.exists(os.path.join(work, log[:-4] + ".json")):
+            tail = open(os.path.join(work, log), errors="replace").read().strip().splitlines()[-3:]
+            tests.append({"name": log[len("gtest-"):-4], "result": "missing",
+                          "failure": "the test process wrote no report (crashed?): " + " | ".join(tail)})
     reports = sorted(n for n in os.listdir(work) if n.startswith("gtest-") and n.endswith(".json"))
     for name in reports:
         report = load_json(os.path.join(work, name))
@@ -106,7 +112,7 @@ def field(name, key):
 
 
 def markdown(record):
-    lines = [f"# GPU check: {record['gpu']} ({record['stamp']})", ""]
+    lines = [f"# GPU check: {record.get('gpu')} ({record.get('stamp')})", ""]
     lines.append(f"driver {record.get('driver')}, CUDA runtime {record.get('cuda_runtime')}, cuDNN "
                  f"{record.get('cudnn')}, cuBLAS {record.get('cublas')}, commit {record.get('commit')}"
                  + (", built on the GPU machine" if record.get("built_here") else ", carried build"))
@@ -114,7 +120,9 @@ def markdown(record):
     counts = {}
     for t in record["tests"]:
         counts[t["result"]] = counts.get(t["result"], 0) + 1
-    lines.append("**Tests:** " + (", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "none ran"))
+    lines.append("**Tests:** " + (", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "none ran")
+                 + f" (exit {record.get('tests_exit')}; training exit {record.get('train_exit')}, benchmarks exit "
+                 f"{record.get('bench_exit')})")
     worst = {}
     for t in record["tests"]:
         for k, v in t.get("properties", {}).items():

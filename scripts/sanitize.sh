@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The CPU test suite under AddressSanitizer + UndefinedBehaviorSanitizer: the asan preset
-# (build-asan/, no CUDA, no benchmarks). The tests that train on the real IMDB archive are
-# slow under the sanitizers and left out by the preset; SANITIZE_REAL_DATA=1 runs them too.
+# (build-asan/, no CUDA, no benchmarks). The tests that train on the real IMDB archive
+# (RealImdb*, TrainPredictEvalAndMismatchedCheckpoint) are slow under the sanitizers and left
+# out by the preset; SANITIZE_REAL_DATA=1 runs them too.
 #   scripts/sanitize.sh                  # the preset's tests
 #   scripts/sanitize.sh -R Checkpoint    # extra arguments go to ctest
 set -euo pipefail

@@ -16,7 +16,7 @@ REPEATS=${REPEATS:-3}
 build=$(rnnb_build_dir)
 jobs=$(nproc)
 # The tests that start, signal, kill and resume processes, and the CLI's own tests.
-process_tests='^(SignalResume|ToyRuns|CrashSafety|Cli|HostileData|NumericalFaults|ModelOptionsCli|TrainingLoop)\.'
+process_tests='^(SignalResume|ToyRuns|CrashSafety|RnnbenchCommands|HostileData|NumericalFaults|AccuracyOptionsRnnbench|TrainingLoop)\.'
 
 scripts/setup.sh
 

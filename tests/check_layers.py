@@ -31,6 +31,7 @@ def violations(root):
     for layer, allowed in ALLOWED.items():
         folder = os.path.join(root, layer)
         if not os.path.isdir(folder):
+            found.append(f"{layer}: no such folder under {root} (a wrong root, or the table is stale)")
             continue
         for name in sorted(os.listdir(folder)):
             path = os.path.join(folder, name)

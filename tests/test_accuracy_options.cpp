@@ -24,7 +24,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-TEST(ModelOptions, ParseIntoTheConfigurations) {
+TEST(AccuracyOptions, ParseIntoTheConfigurations) {
   const Options o = Options::parse("train", {"--pool", "meanmax", "--embed-dropout", "0.3", "--head-hidden", "64",
                                              "--patience", "4", "--lr-plateau", "2", "--bidirectional"});
   const ModelConfig m = model_config(o, 100);
@@ -46,7 +46,7 @@ TEST(ModelOptions, ParseIntoTheConfigurations) {
   EXPECT_THROW(train_options(Options::parse("train", {"--patience", "x"})), UsageError);
 }
 
-TEST(ModelOptions, PresetsCarryTheirReferencesAndSettings) {
+TEST(AccuracyOptions, PresetsCarryTheirReferencesAndSettings) {
   const Options rnncell = Options::parse("train", {"--preset", "tutorial-rnncell"});
   const ModelConfig m = model_config(rnncell, 100);
   EXPECT_EQ(m.cell, Cell::RnnTanh);
@@ -77,7 +77,7 @@ TEST(ModelOptions, PresetsCarryTheirReferencesAndSettings) {
   EXPECT_EQ(model_config(Options::parse("train", {"--preset", "best-rnn"}), 100).cell, Cell::RnnTanh);
 }
 
-TEST(ModelOptions, CheckpointKeepsTheNewFieldsAndTheLearningRate) {
+TEST(AccuracyOptions, CheckpointKeepsTheNewFieldsAndTheLearningRate) {
   const test::TempDir dir("opts_ckpt");
   Checkpoint c;
   c.model.cell = Cell::Gru;
@@ -107,7 +107,7 @@ TEST(ModelOptions, CheckpointKeepsTheNewFieldsAndTheLearningRate) {
   EXPECT_THROW(load_checkpoint(path), Error);
 }
 
-TEST(ModelOptions, InitialHeadLayersAreBoundedByTheirFanIn) {
+TEST(AccuracyOptions, InitialHeadLayersAreBoundedByTheirFanIn) {
   ModelConfig m;
   m.vocab_size = 4;
   m.embed = 2;
@@ -139,7 +139,7 @@ ModelConfig toy_model() {
   return model;
 }
 
-TEST(ModelOptions, PooledModelsWithAHiddenHeadLayerLearnPackedAndPadded) {
+TEST(AccuracyOptions, PooledModelsWithAHiddenHeadLayerLearnPackedAndPadded) {
   const ToyData data;
   const test::TempDir dir("opts_pooled");
   for (Pool pool : {Pool::Mean, Pool::Max, Pool::MeanMax})
@@ -166,7 +166,7 @@ TEST(ModelOptions, PooledModelsWithAHiddenHeadLayerLearnPackedAndPadded) {
 }
 
 // Embedding dropout changes training but never evaluation.
-TEST(ModelOptions, EmbeddingDropoutActsInTrainingOnly) {
+TEST(AccuracyOptions, EmbeddingDropoutActsInTrainingOnly) {
   const ToyData data;
   ModelConfig with = toy_model();
   with.embed_dropout = 0.5f;

@@ -32,7 +32,7 @@ std::string accuracy_in(const std::string& text) {
   return "";
 }
 
-TEST(ModelOptionsCli, PooledModelTrainsEvaluatesAndResumes) {
+TEST(AccuracyOptionsRnnbench, PooledModelTrainsEvaluatesAndResumes) {
   RNNB_IMDB_OR_SKIP(data);
   const test::TempDir dir("optcli");
   const std::string out = (dir / "run").string();

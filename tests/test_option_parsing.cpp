@@ -79,6 +79,31 @@ TEST(Options, ResumeRestoresOnlyWhatWasNotGiven) {
   EXPECT_EQ(model.cell, Cell::Lstm);
   EXPECT_EQ(model.padding, Padding::Pre);
   EXPECT_EQ(run.train.epochs, 9);
+
+  // An explicit --padding wins at an epoch's end; in the middle of one, anything that
+  // would change the epoch's batches is refused.
+  const Options repadded = Options::parse("train", {"--padding", "post"});
+  DataOptions data2 = data_options(repadded);
+  ModelConfig model2 = model_config(repadded, 0);
+  RunSettings run2{train_options(repadded), backend_options(repadded), repadded.text("device")};
+  apply_resume(repadded, original, data2, model2, run2);
+  EXPECT_EQ(model2.padding, Padding::Post);
+  Checkpoint mid_epoch = original;
+  mid_epoch.progress.next_batch = 5;
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"--padding", "post"}, {"--batch-size", "32"}, {"--max-len", "50"}, {"--seed", "9"}}) {
+    const Options o = Options::parse("train", args);
+    DataOptions d = data_options(o);
+    ModelConfig m = model_config(o, 0);
+    RunSettings r{train_options(o), backend_options(o), o.text("device")};
+    EXPECT_THROW(apply_resume(o, mid_epoch, d, m, r), UsageError) << args[0];
+  }
+  // The same values again are no change.
+  const Options same = Options::parse("train", {"--padding", "pre", "--epochs", "9"});
+  DataOptions d3 = data_options(same);
+  ModelConfig m3 = model_config(same, 0);
+  RunSettings r3{train_options(same), backend_options(same), same.text("device")};
+  EXPECT_NO_THROW(apply_resume(same, mid_epoch, d3, m3, r3));
 }
 
 TEST(Options, DataSettingsRoundTrip) {
@@ -134,11 +159,14 @@ TEST(NameTables, NamesParsesAndHelpComeFromOneTable) {
   EXPECT_EQ(backend_options(Options::parse("train", {"--algo", "persist-dynamic"})).algo, RnnAlgo::PersistDynamic);
   EXPECT_THROW(backend_options(Options::parse("train", {"--algo", "fastest"})), UsageError);
   // --help shows every listed name of the table.
+  bool found = false;
   for (const OptionSpec& spec : option_table()) {
     if (spec.name == "math") {
+      found = true;
       EXPECT_NE(spec.help.find(kRnnMathNames.choices()), std::string::npos);
     }
   }
+  EXPECT_TRUE(found) << "no --math row in the option table";
 }
 
 TEST(Presets, EveryPresetParsesIntoAValidConfiguration) {

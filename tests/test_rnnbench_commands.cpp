@@ -1,5 +1,6 @@
-// The rnnbench binary on bad input: one clear line on stderr and a non-zero exit, never a
-// crash or a half-written file.
+// The rnnbench binary's commands as a user runs them: --help, train / predict / eval on real
+// reviews, the device fallback, and bad input (one clear line on stderr and a non-zero exit,
+// never a crash or a half-written file).
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -20,12 +21,12 @@ using test::CliResult;
 
 int lines(const std::string& text) { return static_cast<int>(std::count(text.begin(), text.end(), '\n')); }
 
-class Cli : public ::testing::Test {
+class RnnbenchCommands : public ::testing::Test {
  protected:
   test::TempDir dir_{"cli"};
 };
 
-TEST_F(Cli, UsageErrorsExitTwoWithOneLine) {
+TEST_F(RnnbenchCommands, UsageErrorsExitTwoWithOneLine) {
   for (const char* args : {"train --colour red", "train --hidden -3", "train --cell transformer", "frobnicate",
                            "train --epochs", "eval --padding post", "train --device tpu --train-limit 10"}) {
     const CliResult r = test::run_rnnbench(args);
@@ -34,7 +35,7 @@ TEST_F(Cli, UsageErrorsExitTwoWithOneLine) {
   }
 }
 
-TEST_F(Cli, HelpListsEveryOptionWithItsDefault) {
+TEST_F(RnnbenchCommands, HelpListsEveryOptionWithItsDefault) {
   const CliResult r = test::run_rnnbench("train --help");
   EXPECT_EQ(r.exit_code, 0);
   for (const char* option : {"--cell", "--hidden", "--padding", "--batching", "--device", "--seed", "--resume"})
@@ -46,7 +47,7 @@ TEST_F(Cli, HelpListsEveryOptionWithItsDefault) {
   EXPECT_NE(r.output.substr(dropout, r.output.find('\n', dropout) - dropout).find("not bit-identical"), std::string::npos);
 }
 
-TEST_F(Cli, MissingOrCorruptDatasetIsOneLineError) {
+TEST_F(RnnbenchCommands, MissingOrCorruptDatasetIsOneLineError) {
   CliResult r = test::run_rnnbench("data --data " + (dir_ / "absent.tar.gz").string());
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_EQ(lines(r.output), 1) << r.output;
@@ -56,7 +57,7 @@ TEST_F(Cli, MissingOrCorruptDatasetIsOneLineError) {
   EXPECT_NE(r.output.find("error"), std::string::npos) << r.output;
 }
 
-TEST_F(Cli, CorruptCheckpointIsOneLineError) {
+TEST_F(RnnbenchCommands, CorruptCheckpointIsOneLineError) {
   std::ofstream(dir_ / "bad.ckpt") << "RNNBCKPT garbage";
   const CliResult r = test::run_rnnbench("predict --checkpoint " + (dir_ / "bad.ckpt").string() + " --text 'great film'");
   EXPECT_EQ(r.exit_code, 1) << r.output;
@@ -66,7 +67,7 @@ TEST_F(Cli, CorruptCheckpointIsOneLineError) {
 }
 
 // Train a tiny model on real reviews, then predict, evaluate, and refuse mismatches.
-TEST_F(Cli, TrainPredictEvalAndMismatchedCheckpoint) {
+TEST_F(RnnbenchCommands, TrainPredictEvalAndMismatchedCheckpoint) {
   RNNB_IMDB_OR_SKIP(data);
   const std::string out = (dir_ / "run").string();
   const std::string common = "--data " + data + " --cache-dir " + (dir_ / "cache").string() +

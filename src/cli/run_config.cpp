@@ -102,6 +102,21 @@ void apply_resume(const Options& o, const Checkpoint& c, DataOptions& data, Mode
   b.device_index = sb.device_index;  // neither has an option
   b.loss_scale = sb.loss_scale;
   keep("device", run.device, c.run.device);
+
+  // Stopped in the middle of an epoch, the run continues at batch next_batch of that
+  // epoch's batch list: nothing that changes the list may change.
+  if (c.progress.next_batch > 0) {
+    const std::pair<const char*, bool> changed[] = {
+        {"batch-size", t.batch_size != st.batch_size}, {"batching", t.batching != st.batching},
+        {"seed", t.seed != st.seed || data.seed != d.seed}, {"padding", model.padding != c.model.padding},
+        {"max-len", data.max_len != d.max_len}, {"truncate", data.truncate_pre != d.truncate_pre},
+        {"train-limit", data.train_limit != d.train_limit}, {"val-fraction", data.val_fraction != d.val_fraction}};
+    for (const auto& [option, differs] : changed)
+      if (differs)
+        throw UsageError(std::string("--resume: the checkpoint stopped in the middle of epoch ") +
+                         std::to_string(c.progress.epochs_done + 1) + ", and --" + option +
+                         " would change that epoch's batches; resume without it (or change it at an epoch's end)");
+  }
 }
 
 ModelConfig model_config(const Options& o, int vocab_size) {
@@ -143,8 +158,11 @@ TrainOptions train_options(const Options& o) {
   t.skip_nonfinite = o.flag("skip-nonfinite");
   t.hooks.interrupt_after_steps = test_hook("RNNB_INTERRUPT_AFTER_STEPS");
   t.hooks.await_signal_at_step = test_hook("RNNB_AWAIT_SIGNAL_AT_STEP");
-  if (t.hooks.await_signal_at_step > 0)
+  if (t.hooks.await_signal_at_step > 0) {
     t.hooks.await_signal_ready_fd = static_cast<int>(test_hook("RNNB_AWAIT_SIGNAL_READY_FD"));
+    if (t.hooks.await_signal_ready_fd < 3)
+      fail("RNNB_AWAIT_SIGNAL_AT_STEP needs RNNB_AWAIT_SIGNAL_READY_FD, a descriptor above 2");
+  }
   return t;
 }
 

@@ -96,7 +96,7 @@ void check_options(const DataOptions& o) {
 }
 
 // Reviews [begin, end) of the corpus as a TokenizedSplit, through the word -> vocabulary map.
-TokenizedSplit slice_token_set(const TokenizedCorpus& corpus, size_t begin, size_t end,
+TokenizedSplit slice_split(const TokenizedCorpus& corpus, size_t begin, size_t end,
                          const std::vector<uint8_t>& labels, const std::vector<int32_t>& remap) {
   TokenizedSplit set;
   const int64_t first = corpus.offsets[begin];
@@ -181,9 +181,9 @@ Dataset build_dataset(const std::string& source, const DataOptions& options, std
   }
   const size_t train_end = train_ids.size();
   const size_t validation_end = train_end + validation_ids.size();
-  data.train = slice_token_set(corpus, 0, train_end, labels, remap);
-  data.validation = slice_token_set(corpus, train_end, validation_end, labels, remap);
-  data.test = slice_token_set(corpus, validation_end, labels.size(), labels, remap);
+  data.train = slice_split(corpus, 0, train_end, labels, remap);
+  data.validation = slice_split(corpus, train_end, validation_end, labels, remap);
+  data.test = slice_split(corpus, validation_end, labels.size(), labels, remap);
   if (log)
     *log << "data: tokenized " << data.train.size() << " train / " << data.validation.size()
          << " validation / " << data.test.size() << " test reviews, vocabulary "

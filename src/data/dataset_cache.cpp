@@ -1,4 +1,4 @@
-// Numericalized dataset cache: checked binary serialization of vocabulary and token sets.
+// Numericalized dataset cache: checked binary serialization of vocabulary and tokenized splits.
 #include "data/dataset_cache.h"
 
 #include <zlib.h>

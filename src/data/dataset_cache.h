@@ -6,7 +6,7 @@
 //            u8 labels[reviews], i64 offsets[reviews + 1], i32 tokens[tokens]
 // The key spells out everything the contents depend on; a reader with another key, format
 // or tokenizer version rebuilds. Every size is checked against the bytes actually present
-// before anything is allocated, and every token set is validated before it is used.
+// before anything is allocated, and every tokenized split is validated before it is used.
 #pragma once
 
 #include <string>
@@ -22,7 +22,7 @@ enum class CacheRead { Loaded, Missing, Stale, Corrupt };
 // Writes atomically (temp file + rename).
 void write_dataset_cache(const std::string& path, const std::string& key, const Dataset& data);
 
-// Fills vocab and the three token sets of `data` when the result is Loaded; `why` says what
+// Fills vocab and the three tokenized splits of `data` when the result is Loaded; `why` says what
 // was wrong for Stale and Corrupt.
 CacheRead read_dataset_cache(const std::string& path, const std::string& key, Dataset& data,
                              std::string& why);

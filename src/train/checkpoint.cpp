@@ -85,6 +85,8 @@ ModelConfig get_model(BinaryReader& r, const std::string& path) {
   m.head_hidden = r.get<int32_t>();
   if (!(m.embed_dropout >= 0.0f && m.embed_dropout < 1.0f) || m.head_hidden < 0 || m.head_hidden > kMaxDimension)
     fail(path + " is corrupt: embedding dropout or hidden head size out of range");
+  if (!(m.rnn_dropout >= 0.0f && m.rnn_dropout < 1.0f) || !(m.head_dropout >= 0.0f && m.head_dropout < 1.0f))
+    fail(path + " is corrupt: dropout out of range");
   m.padding = get_enum<Padding>(r, path, "padding");
   for (int v : {m.vocab_size, m.embed, m.hidden, m.layers, m.classes})
     if (v < 1 || v > (1 << 24)) fail(path + " is corrupt: model dimension " + std::to_string(v) + " out of range");
@@ -162,6 +164,7 @@ RunSettings get_run(BinaryReader& r, const std::string& path) {
   b.loss_scale = r.get<float>();
   run.device = r.get_string(256);
   check(t.epochs >= 1 && t.patience >= 0 && t.lr_plateau >= 0 && t.batch_size >= 1 && t.batch_size <= (1 << 20) &&
+            !t.out_dir.empty() &&
             b.device_index >= 0 && b.threads >= 0 && b.threads <= 1024 && b.loss_scale >= 0.0f &&
             std::isfinite(b.loss_scale),
         path, "training or backend settings");
@@ -232,6 +235,11 @@ Checkpoint load_checkpoint(const std::string& path) {
   c.model = get_model(r, path);
   for (float* f : {&c.optim.lr, &c.optim.beta1, &c.optim.beta2, &c.optim.eps, &c.optim.weight_decay, &c.optim.clip_norm})
     *f = r.get<float>();
+  const OptimConfig& o = c.optim;
+  if (!(o.lr > 0.0f && o.beta1 >= 0.0f && o.beta1 < 1.0f && o.beta2 >= 0.0f && o.beta2 < 1.0f && o.eps > 0.0f &&
+        o.weight_decay >= 0.0f && o.clip_norm >= 0.0f && std::isfinite(o.lr) && std::isfinite(o.eps) &&
+        std::isfinite(o.weight_decay) && std::isfinite(o.clip_norm)))
+    fail(path + " is corrupt: optimizer settings out of range");
   c.data = get_data(r, path, c.tokenizer_version);
   c.run = get_run(r, path);
   const uint64_t words = r.get<uint64_t>();

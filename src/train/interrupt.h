@@ -1,4 +1,5 @@
-// Ctrl-C and SIGTERM during training: the handler only raises a flag; the trainer checks it
+// Ctrl-C and SIGTERM during training: the handler raises a flag (and wakes the test hook's
+// wait, if any); the trainer checks it
 // at each step boundary (and between evaluation batches), saves a resumable checkpoint and
 // stops. A second signal while the first is being handled ends the process at once (the
 // checkpoint files are written atomically, so that never leaves a damaged one).

@@ -1,6 +1,7 @@
 // A small recursive-descent reader for flat JSON objects (see json_reader.h).
 #include "util/json_reader.h"
 
+#include <cctype>
 #include <cstdlib>
 
 namespace rnnb {
@@ -68,9 +69,9 @@ class Reader {
           // JsonLine escapes only control characters this way; others are kept as UTF-8.
           if (pos_ + 4 > s_.size()) return false;
           const std::string hex(s_.substr(pos_, 4));
-          char* end = nullptr;
-          const long code = std::strtol(hex.c_str(), &end, 16);
-          if (end != hex.c_str() + 4) return false;
+          for (char h : hex)
+            if (!std::isxdigit(static_cast<unsigned char>(h))) return false;  // no sign, no spaces
+          const long code = std::strtol(hex.c_str(), nullptr, 16);
           pos_ += 4;
           if (code < 0x80) {
             out += static_cast<char>(code);
