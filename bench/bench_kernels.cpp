@@ -23,7 +23,6 @@
 #include "kernels/clip.h"
 #include "kernels/dropout.h"
 #include "kernels/embedding.h"
-#include "kernels/pack.h"
 #include "kernels/pool.h"
 #include "kernels/precision.h"
 #include "kernels/relu.h"

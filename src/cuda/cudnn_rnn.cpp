@@ -6,8 +6,9 @@
 
 #include "util/error.h"
 
-// A cuDNN call whose refusal may be due to the chosen algorithm: reported as such.
-#define RNN_CHECK(call) check((call), #call, __FILE__, __LINE__)
+// A cuDNN call on a batch layout (padded or packed) whose refusal may be due to the chosen
+// algorithm: reported as such, naming the layout.
+#define RNN_CHECK(padded, call) check((call), (padded), #call, __FILE__, __LINE__)
 
 namespace rnnb::cuda {
 namespace {
@@ -118,26 +119,22 @@ CudnnRnn::CudnnRnn(cudnnHandle_t handle, const RnnShape& shape, const RnnOptions
       configure_descriptor(descriptors_[padded][train].get(), padded, train);
     }
 
-  padded_ = false;
-  RNN_CHECK(cudnnGetRNNWeightSpaceSize(handle_, static_descriptor(false, true), &weight_space_bytes_));
+  RNN_CHECK(false, cudnnGetRNNWeightSpaceSize(handle_, static_descriptor(false, true), &weight_space_bytes_));
   RNNB_ASSERT(weight_space_bytes_ % element_bytes() == 0);
   weight_map_ = query_weight_map(static_descriptor(false, true));
   // Every descriptor must share one weight space: the same parameters serve them all.
   for (bool padded : {false, true})
     for (bool train : {false, true}) {
-      padded_ = padded;
       size_t bytes = 0;
-      RNN_CHECK(cudnnGetRNNWeightSpaceSize(handle_, static_descriptor(padded, train), &bytes));
+      RNN_CHECK(padded, cudnnGetRNNWeightSpaceSize(handle_, static_descriptor(padded, train), &bytes));
       RNNB_ASSERT(bytes == weight_space_bytes_);
       RNNB_ASSERT(query_weight_map(static_descriptor(padded, train)) == weight_map_);
     }
-  padded_ = false;
 }
 
 void CudnnRnn::configure_descriptor(cudnnRNNDescriptor_t desc, bool padded, bool train) {
-  padded_ = padded;  // names the layout in a refusal message
   const cudnnDirectionMode_t dir_mode = shape_.dirs == 2 ? CUDNN_BIDIRECTIONAL : CUDNN_UNIDIRECTIONAL;
-  RNN_CHECK(cudnnSetRNNDescriptor_v8(
+  RNN_CHECK(padded, cudnnSetRNNDescriptor_v8(
       desc, cudnn_algo(options_.algo), cell_mode(shape_.cell), CUDNN_RNN_DOUBLE_BIAS, dir_mode,
       CUDNN_LINEAR_INPUT, data_type_, /*mathPrec=*/CUDNN_DATA_FLOAT, math_type(options_.math),
       shape_.input, shape_.hidden, /*projSize=*/shape_.hidden, shape_.layers,
@@ -203,17 +200,15 @@ cudnnRNNDescriptor_t CudnnRnn::plan(bool padded, bool train, int batch) {
   const auto key = std::make_tuple(padded, train && has_dropout_, batch);
   auto found = dynamic_plans_.find(key);
   if (found == dynamic_plans_.end()) {
-    const bool saved_padded = padded_;
     RnnDescriptor built = make_rnn_descriptor();
-    configure_descriptor(built.get(), padded, train);  // sets padded_ for refusal messages
-    RNN_CHECK(cudnnBuildRNNDynamic(handle_, built.get(), batch));
-    padded_ = saved_padded;
+    configure_descriptor(built.get(), padded, train);
+    RNN_CHECK(padded, cudnnBuildRNNDynamic(handle_, built.get(), batch));
     found = dynamic_plans_.emplace(key, std::move(built)).first;
   }
   return found->second.get();
 }
 
-void CudnnRnn::check(cudnnStatus_t status, const char* call, const char* file, int line) const {
+void CudnnRnn::check(cudnnStatus_t status, bool padded, const char* call, const char* file, int line) const {
   if (status == CUDNN_STATUS_SUCCESS) return;
   // Status codes come in categories of a thousand: 2xxx bad parameter, 3xxx not supported;
   // 4001 is a persistent kernel that failed to compile for this shape.
@@ -226,9 +221,9 @@ void CudnnRnn::check(cudnnStatus_t status, const char* call, const char* file, i
                 enum_name(shape_.cell) + " hidden " + std::to_string(shape_.hidden) + " layers " +
                 std::to_string(shape_.layers) + (shape_.dirs == 2 ? " bidirectional" : "") +
                 " --math " + enum_name(options_.math) +
-                (padded_ ? "" : " with packed variable-length batches") + ": " +
+                (padded ? "" : " with packed variable-length batches") + ": " +
                 cudnnGetErrorString(status) + (detail[0] ? std::string(" (") + detail + ")" : "") +
-                "; use --algo standard" + (padded_ ? "" : " or a padded batch layout"));
+                "; use --algo standard" + (padded ? "" : " or a padded batch layout"));
   }
   throw_cudnn_error(status, call, file, line);
 }
@@ -260,9 +255,9 @@ void CudnnRnn::describe(cudnnRNNDataDescriptor_t x_desc, cudnnRNNDataDescriptor_
 CudnnRnn::TempSizes CudnnRnn::query_temp_sizes(cudnnRNNDataDescriptor_t x_desc, bool padded, int batch) {
   TempSizes sizes;
   size_t infer_reserve = 0;
-  RNN_CHECK(cudnnGetRNNTempSpaceSizes(handle_, plan(padded, true, batch), CUDNN_FWD_MODE_TRAINING, x_desc,
+  RNN_CHECK(padded, cudnnGetRNNTempSpaceSizes(handle_, plan(padded, true, batch), CUDNN_FWD_MODE_TRAINING, x_desc,
                                       &sizes.train_workspace, &sizes.train_reserve));
-  RNN_CHECK(cudnnGetRNNTempSpaceSizes(handle_, plan(padded, false, batch), CUDNN_FWD_MODE_INFERENCE, x_desc,
+  RNN_CHECK(padded, cudnnGetRNNTempSpaceSizes(handle_, plan(padded, false, batch), CUDNN_FWD_MODE_INFERENCE, x_desc,
                                       &sizes.infer_workspace, &infer_reserve));
   return sizes;
 }
@@ -308,17 +303,14 @@ size_t CudnnRnn::temp_space_bytes(const std::vector<int>& lengths, bool padded, 
   RnnDataDescriptor x_desc = make_rnn_data_descriptor(), y_desc = make_rnn_data_descriptor();
   TensorDescriptor h_desc = make_tensor_descriptor();
   describe(x_desc.get(), y_desc.get(), h_desc.get(), lengths, padded);
-  const bool saved_padded = padded_;
-  padded_ = padded;  // names the layout in a refusal message
   const TempSizes sizes = query_temp_sizes(x_desc.get(), padded, static_cast<int>(lengths.size()));
-  padded_ = saved_padded;
   return train ? sizes.train_workspace + sizes.train_reserve : sizes.infer_workspace;
 }
 
 void CudnnRnn::forward(const void* weights, const void* x, void* y, void* hy, void* cy, bool train) {
   RNNB_ASSERT(batch_ > 0 && (train_batch_ || !train));
   RNNB_ASSERT(shape_.cell == Cell::Lstm || cy == nullptr);
-  RNN_CHECK(cudnnRNNForward(handle_, descriptor(train),
+  RNN_CHECK(padded_, cudnnRNNForward(handle_, descriptor(train),
                             train ? CUDNN_FWD_MODE_TRAINING : CUDNN_FWD_MODE_INFERENCE,
                             dev_seq_lengths_.data(), x_desc_.get(), x, y_desc_.get(), y,
                             h_desc_.get(), /*hx=*/nullptr, hy, h_desc_.get(), /*cx=*/nullptr, cy,
@@ -329,7 +321,7 @@ void CudnnRnn::forward(const void* weights, const void* x, void* y, void* hy, vo
 void CudnnRnn::backward_data(const void* weights, const void* y, const void* dy, const void* dhy,
                              const void* dcy, void* dx) {
   RNNB_ASSERT(batch_ > 0 && train_batch_ && dy != nullptr);
-  RNN_CHECK(cudnnRNNBackwardData_v8(handle_, descriptor(true), dev_seq_lengths_.data(), y_desc_.get(), y,
+  RNN_CHECK(padded_, cudnnRNNBackwardData_v8(handle_, descriptor(true), dev_seq_lengths_.data(), y_desc_.get(), y,
                                     dy, x_desc_.get(), dx, h_desc_.get(), /*hx=*/nullptr, dhy,
                                     /*dhx=*/nullptr, h_desc_.get(), /*cx=*/nullptr, dcy,
                                     /*dcx=*/nullptr, weight_space_bytes_, weights, workspace_bytes_,
@@ -338,7 +330,7 @@ void CudnnRnn::backward_data(const void* weights, const void* y, const void* dy,
 
 void CudnnRnn::backward_weights(const void* x, const void* y, void* dweights) {
   RNNB_ASSERT(batch_ > 0 && train_batch_);
-  RNN_CHECK(cudnnRNNBackwardWeights_v8(handle_, descriptor(true), CUDNN_WGRAD_MODE_ADD,
+  RNN_CHECK(padded_, cudnnRNNBackwardWeights_v8(handle_, descriptor(true), CUDNN_WGRAD_MODE_ADD,
                                        dev_seq_lengths_.data(), x_desc_.get(), x, h_desc_.get(),
                                        /*hx=*/nullptr, y_desc_.get(), y, weight_space_bytes_,
                                        dweights, workspace_bytes_, workspace_.data(), reserve_bytes_,

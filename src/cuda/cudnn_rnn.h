@@ -126,7 +126,7 @@ class CudnnRnn {
   void describe(cudnnRNNDataDescriptor_t x_desc, cudnnRNNDataDescriptor_t y_desc,
                 cudnnTensorDescriptor_t h_desc, const std::vector<int>& lengths, bool padded);
   TempSizes query_temp_sizes(cudnnRNNDataDescriptor_t x_desc, bool padded, int batch);
-  void check(cudnnStatus_t status, const char* call, const char* file, int line) const;
+  void check(cudnnStatus_t status, bool padded, const char* call, const char* file, int line) const;
 
   cudnnHandle_t handle_;
   RnnShape shape_;

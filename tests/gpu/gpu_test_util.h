@@ -101,15 +101,16 @@ inline bool same_bits(const std::vector<float>& a, const std::vector<float>& b) 
   return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
 
-// A CPU and a cuDNN backend from the same initial state, both with `set` as the training split.
+// A CPU and a cuDNN backend from the same initial state, both with `set` as the training
+// split; `gpu_options` picks the cuDNN backend's math or algorithm.
 struct BackendTwins {
   std::unique_ptr<Backend> cpu, gpu;
 };
 
 inline BackendTwins twin_backends(const ModelConfig& model, const OptimConfig& optim, const TokenizedSplit& set,
-                                  uint64_t seed) {
+                                  uint64_t seed, const BackendOptions& gpu_options = {}) {
   BackendTwins twins{make_cpu_backend(model, optim, BackendOptions{}, seed),
-                     make_cuda_backend(model, optim, BackendOptions{}, seed)};
+                     make_cuda_backend(model, optim, gpu_options, seed)};
   const TrainState start = initial_state(model, seed);
   twins.cpu->set_state(start);
   twins.gpu->set_state(start);

@@ -158,13 +158,7 @@ TEST_F(ReducedPrecisionGradients, StayWithinTheirBoundsOverFiveSteps) {
         SCOPED_TRACE(enum_name(math) + " " + describe(model, Padding::Packed));
         BackendOptions options;
         options.math = math;
-        auto cpu = make_cpu_backend(model, small_optim(), BackendOptions{}, 23);
-        auto gpu = make_cuda_backend(model, small_optim(), options, 23);
-        const TrainState start = initial_state(model, 23);
-        cpu->set_state(start);
-        gpu->set_state(start);
-        cpu->attach(Slot::Train, set);
-        gpu->attach(Slot::Train, set);
+        auto [cpu, gpu] = test::twin_backends(model, small_optim(), set, 23, options);
         for (size_t step = 0; step < 5; ++step) {
           cpu->train_step(Slot::Train, batches[step], small_optim().lr);
           gpu->train_step(Slot::Train, batches[step], small_optim().lr);
@@ -262,13 +256,8 @@ TEST_F(Fp16LossScaling, UnscaledUpdateWithoutClippingMatchesTheCpu) {
     optim.lr = 1e-2f;
     BackendOptions options;
     options.math = RnnMath::Fp16;
-    auto cpu = make_cpu_backend(model, optim, BackendOptions{}, 5);
-    auto gpu = make_cuda_backend(model, optim, options, 5);
+    auto [cpu, gpu] = test::twin_backends(model, optim, set, 5, options);
     const TrainState start = initial_state(model, 5);
-    cpu->set_state(start);
-    gpu->set_state(start);
-    cpu->attach(Slot::Train, set);
-    gpu->attach(Slot::Train, set);
     for (size_t step = 0; step < 3; ++step) {
       cpu->train_step(Slot::Train, batches[step], optim.lr);
       gpu->train_step(Slot::Train, batches[step], optim.lr);
