@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(cmake ninja-build g++ zlib1g-dev libopenblas-pthread-dev libgtest-dev libbenchmark-dev python3)
+packages=(cmake ninja-build g++ zlib1g-dev libopenblas-pthread-dev libxsmm-dev libdnnl-dev libgtest-dev libbenchmark-dev python3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

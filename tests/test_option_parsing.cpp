@@ -155,7 +155,7 @@ TEST(NameTables, NamesParsesAndHelpComeFromOneTable) {
   EXPECT_EQ(parse_enum<Cell>("rnn"), Cell::RnnTanh);
   EXPECT_EQ(enum_name(Padding::Packed), "packed");
   EXPECT_EQ(parse_enum<Padding>("none"), Padding::Packed);
-  EXPECT_EQ(kRnnMathNames.choices(false), "fp32, tf32 or fp16");
+  EXPECT_EQ(kRnnMathNames.choices(false), "fp32, tf32, fp16 or bf16");
   EXPECT_EQ(backend_options(Options::parse("train", {"--algo", "persist-dynamic"})).algo, RnnAlgo::PersistDynamic);
   EXPECT_THROW(backend_options(Options::parse("train", {"--algo", "fastest"})), UsageError);
   // --help shows every listed name of the table.

@@ -58,7 +58,7 @@ const std::vector<OptionSpec>& option_table() {
       {"padding", "packed", "batch layout: " + kPaddingNames.choices(), kTrain},
       {"device", "auto", "cpu, cuda, or auto (cuda when a GPU is usable)", kRun},
       {"algo", "standard", "cuDNN RNN algorithm: " + kRnnAlgoNames.choices(), kTrain},
-      {"math", "fp32", "cuDNN math: " + kRnnMathNames.choices(), kTrain},
+      {"math", "fp32", "matrix-product precision: " + kRnnMathNames.choices(), kTrain},
       {"deterministic", "false", "bit-identical runs on the GPU (deterministic kernels, CUBLAS_WORKSPACE_CONFIG=:4096:8; a resume with --dropout is not)", kTrain, true},
       {"threads", "0", "CPU BLAS threads; 0 = all cores", kRun},
       {"out", "results/train/latest", "folder for metrics.jsonl, best.ckpt and last.ckpt", kTrain},

@@ -1,14 +1,18 @@
 // The CPU backend: the whole training step (embedding, recurrent stack, head, loss,
-// backward, clipping, Adam) on the host with OpenBLAS. It is the specification the cuDNN
-// backend is tested against, and a real trainer in its own right.
+// backward, clipping, Adam) on the host. It is the specification the cuDNN backend is
+// tested against, and a real trainer in its own right. One thread team (--threads) does
+// all the parallel work; the libraries it calls run single-threaded inside its lanes.
 #include <algorithm>
 #include <array>
 #include <utility>
 #include <cmath>
 #include <limits>
 
-#include "cpu/rnn_cpu.h"
 #include "cpu/cpu_ops.h"
+#include "cpu/float_env.h"
+#include "cpu/matmul.h"
+#include "cpu/rnn_cpu.h"
+#include "cpu/thread_team.h"
 #include "train/backend.h"
 #include "util/blas.h"
 #include "util/error.h"
@@ -23,12 +27,11 @@ class CpuBackend final : public Backend {
       : model_(model),
         optim_(optim),
         layout_(model),
-        rnn_(model.rnn_shape(), model.rnn_dropout),
+        team_(checked(options).threads),
+        rnn_(model.rnn_shape(), model.rnn_dropout, CpuRnnOptions{&team_, options.math == RnnMath::Bf16}),
         state_(initial_state(model, seed)),
         grad_(layout_.total, 0.0f) {
-    if (options.algo != RnnAlgo::Standard || options.math != RnnMath::Fp32 || options.loss_scale != 0.0f)
-      throw UsageError("--algo and --math other than standard/fp32 need --device cuda");
-    set_blas_threads(options.threads);
+    use_single_threaded_libraries();
     inject_nan_at_step_ = hooks.inject_nan_at_step;
     dropout_rng_.set_state(state_.dropout_rng);
   }
@@ -38,6 +41,7 @@ class CpuBackend final : public Backend {
   void attach(Slot slot, const TokenizedSplit& set) override { sets_[static_cast<int>(slot)] = &set; }
 
   void train_step(Slot slot, const Batch& batch, float lr) override {
+    const FlushDenormals flush;
     const TokenizedSplit& set = attached(slot);
     const BatchStats before = stats_;
     forward(set, batch, /*train=*/true, nullptr);
@@ -98,6 +102,7 @@ class CpuBackend final : public Backend {
   }
 
   void evaluate(Slot slot, const Batch& batch, float* prob_positive) override {
+    const FlushDenormals flush;
     forward(attached(slot), batch, /*train=*/false, prob_positive);
   }
 
@@ -122,6 +127,13 @@ class CpuBackend final : public Backend {
   std::vector<float> last_gradient() override { return steps_taken_ > 0 ? grad_ : std::vector<float>{}; }
 
  private:
+  static const BackendOptions& checked(const BackendOptions& options) {
+    if (options.algo != RnnAlgo::Standard || options.loss_scale != 0.0f ||
+        (options.math != RnnMath::Fp32 && options.math != RnnMath::Bf16))
+      throw UsageError("--algo other than standard and --math tf32/fp16 need --device cuda");
+    return options;
+  }
+
   const TokenizedSplit& attached(Slot slot) const {
     const TokenizedSplit* set = sets_[static_cast<int>(slot)];
     RNNB_ASSERT(set != nullptr);
@@ -190,6 +202,7 @@ class CpuBackend final : public Backend {
   ModelConfig model_;
   OptimConfig optim_;
   ParamLayout layout_;
+  ThreadTeam team_;
   CpuRnn<float> rnn_;
   TrainState state_;
   std::vector<float> grad_;

@@ -1,5 +1,5 @@
 // The float cell kernels compiled for AVX-512, AVX2 and baseline x86-64, chosen at load
-// time: the elementwise work runs on one core between the recurrent matrix products, so
+// time: the elementwise work sits between the recurrent matrix products of every step, so
 // wider vectors shorten each time step.
 #include "cpu/rnn_cells.h"
 
@@ -8,37 +8,35 @@
 namespace rnnb::rnn_cells {
 
 RNNB_CELL_CLONES
-void rnn_forward(const StepIn<float>& in, bool relu, float* gates, float* h_out, int ldh) {
-  rnn_forward<float>(in, relu, gates, h_out, ldh);
+void rnn_forward(int H, bool relu, const float* gr, const float* br, float* gates, float* h) {
+  rnn_forward<float>(H, relu, gr, br, gates, h);
 }
 
 RNNB_CELL_CLONES
-void gru_forward(const StepIn<float>& in, const float* hprev, float* gates, float* hn_out,
-                 float* h_out, int ldh) {
-  gru_forward<float>(in, hprev, gates, hn_out, h_out, ldh);
+void gru_forward(int H, const float* gr, const float* br, const float* hp, float* gates, float* hn, float* h) {
+  gru_forward<float>(H, gr, br, hp, gates, hn, h);
 }
 
 RNNB_CELL_CLONES
-void lstm_forward(const StepIn<float>& in, const float* cprev, float* gates, float* c_out,
-                  float* tanh_c_out, float* h_out, int ldh) {
-  lstm_forward<float>(in, cprev, gates, c_out, tanh_c_out, h_out, ldh);
+void lstm_forward(int H, const float* gr, const float* br, const float* cp, float* gates, float* c, float* tc,
+                  float* h) {
+  lstm_forward<float>(H, gr, br, cp, gates, c, tc, h);
 }
 
 RNNB_CELL_CLONES
-void rnn_backward(int rows, int H, bool relu, const float* gates, const float* dh, float* dg) {
-  rnn_backward<float>(rows, H, relu, gates, dh, dg);
+void rnn_backward(int H, bool relu, const float* h, const float* dh, float* dg) {
+  rnn_backward<float>(H, relu, h, dh, dg);
 }
 
 RNNB_CELL_CLONES
-void gru_backward(int rows, int H, const float* gates, const float* hn, const float* hprev,
-                  float* dh, float* dgx, float* dgr) {
-  gru_backward<float>(rows, H, gates, hn, hprev, dh, dgx, dgr);
+void gru_backward(int H, const float* gates, const float* hn, const float* hp, float* d, float* dgx, float* dgr) {
+  gru_backward<float>(H, gates, hn, hp, d, dgx, dgr);
 }
 
 RNNB_CELL_CLONES
-void lstm_backward(int rows, int H, const float* gates, const float* cprev, const float* tanh_c,
-                   const float* dh, float* dc, float* dg) {
-  lstm_backward<float>(rows, H, gates, cprev, tanh_c, dh, dc, dg);
+void lstm_backward(int H, const float* gates, const float* cp, const float* tc, const float* d, float* dc,
+                   float* dg) {
+  lstm_backward<float>(H, gates, cp, tc, d, dc, dg);
 }
 
 }  // namespace rnnb::rnn_cells

@@ -1,33 +1,46 @@
-// The CPU recurrent stack (cpu/rnn_cpu.h). Per layer and direction: one gemm projects every
-// token's input, then each time step runs one gemm over its active rows and the elementwise
-// cell. Backward mirrors it: per step one gemm for the gradient of the previous state, then
-// the weight and input gradients as single gemms over all tokens.
+// The CPU recurrent stack (cpu/rnn_cpu.h). Per layer and direction: the input projection
+// of every token as row tiles, then the recurrence, then (backward) the weight and input
+// gradients over all tokens. The team's lanes split the work:
+//   - the recurrence by sequence: lane j owns sequences j, j+L, j+2L, ... of the batch, so
+//     each lane's rows at a step are every L-th row and a lane never waits for another
+//     within a pass; the per-step products read those rows with a stride;
+//   - the all-token products by row tiles (input projection, dX) or by output rows (dW, dR).
+// Every product has the form C = A B or C += A^T B (cpu/matmul.h), so the forward pass uses
+// transposed copies of W and R made once per call.
 #include "cpu/rnn_cpu.h"
 
 #include <algorithm>
 #include <cstring>
 #include <string>
+#include <type_traits>
 
+#include "cpu/float_env.h"
+#include "cpu/matmul.h"
+#include "cpu/matmul_bf16.h"
 #include "cpu/rnn_cells.h"
-#include "util/blas.h"
+#include "cpu/thread_team.h"
 #include "util/error.h"
 
 namespace rnnb {
 namespace {
+
+// Rows per tile of the all-token products: enough for full-speed kernels, few distinct
+// shapes for the JIT caches.
+constexpr int kRowTile = 128;
 
 template <typename T>
 void grow(std::vector<T>& v, size_t n) {
   if (v.size() < n) v.resize(n);
 }
 
-// acc[j] += column sums of a [rows x cols] matrix (bias gradients, summed per step while
-// the rows are still in cache).
+// How many of rows 0..count-1 belong to lane (every lanes-th row from row lane).
+int lane_rows(int count, int lane, int lanes) { return count > lane ? (count - 1 - lane) / lanes + 1 : 0; }
+
+// dst[cols x rows] = src[rows x cols]^T (src row stride ld).
 template <typename T>
-void add_column_sums(const T* __restrict m, int rows, int cols, T* __restrict acc) {
-  for (int r = 0; r < rows; ++r) {
-    const T* row = m + static_cast<size_t>(r) * cols;
-    for (int j = 0; j < cols; ++j) acc[j] += row[j];
-  }
+void transpose(const T* src, int rows, int cols, int ld, T* dst) {
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < cols; ++c) dst[static_cast<size_t>(c) * rows + r] = src[static_cast<size_t>(r) * ld + c];
 }
 
 }  // namespace
@@ -51,10 +64,25 @@ struct CpuRnn<T>::Impl {
     std::vector<T> input;
     DirStore dir[2];
   };
+  // The weights of one (layer, direction) in the orientations the products take.
+  struct DirWeights {
+    std::vector<T> wt, rt;                   // W^T [I x G*H], R^T [H x G*H]
+    std::vector<Bf16> wt16, rt16, w16, r16;  // bf16: the same and W, R as they are
+  };
+  // One lane's scratch and partial sums.
+  struct Lane {
+    std::vector<T> gr;                   // [rows x G*H] h_prev R^T of the lane's rows
+    std::vector<T> bias_in, bias_rec;    // [G*H] bias-gradient sums over the lane's rows
+    std::vector<T> tile;                 // matmul_tn_add's transposed tile
+    std::unique_ptr<Bf16Matmul> bf16;
+  };
 
   RnnShape shape;
   float dropout = 0.0f;
+  CpuRnnOptions options;
   std::vector<LayerStore> layers;
+  std::vector<DirWeights> weights_t;  // per (layer, direction)
+  std::vector<Lane> lanes;
 
   // The last forward.
   std::vector<int> batch_sizes;
@@ -65,19 +93,24 @@ struct CpuRnn<T>::Impl {
   bool have_train_state = false;
   bool dropout_applied = false;
 
-  // Scratch.
-  std::vector<T> gr;                    // [B x G*H]
-  std::vector<T> dgx, dgr;              // [N x G*H]
-  std::vector<T> dh_state, dc_state;    // [B x H]
-  std::vector<T> dlayer[2];             // [N x dirs*H] gradient between layers
-  std::vector<T> bias_in, bias_rec;      // [G*H] bias gradient sums
+  // Backward scratch.
+  std::vector<T> dgx, dgr;            // [N x G*H]
+  std::vector<T> dh_state, dc_state;  // [B x H]
+  std::vector<T> dlayer[2];           // [N x dirs*H] gradient between layers
+
+  int lane_count() const { return static_cast<int>(lanes.size()); }
+  void run(const std::function<void(int)>& fn) {
+    if (options.team)
+      options.team->run(fn);
+    else
+      fn(0);
+  }
 
   int gates_hidden() const { return shape.gates() * shape.hidden; }
   const T* layer_input(int l) const {
     if (l == 0) return x;
     return dropout_applied ? layers[l].input.data() : layers[l - 1].out.data();
   }
-  int layer_input_ld(int l) const { return shape.layer_input(l); }
 
   // Rows with a previous state at step t, and where that state's step starts.
   int prev_rows(int dir, int t) const {
@@ -87,10 +120,50 @@ struct CpuRnn<T>::Impl {
   }
   size_t prev_start(int dir, int t) const { return dir == 0 ? row_start[t - 1] : row_start[t + 1]; }
 
+  // C = A B with B one of the weights (as T, or its bf16 copy in bf16 mode).
+  // B is dense: [k x n] with row stride n.
+  void mul_weight(Lane& lane, int m, int n, int k, const T* a, int lda, const T* b, const Bf16* b16, float beta,
+                  T* c, int ldc) {
+    if constexpr (std::is_same_v<T, float>) {
+      if (options.bf16) return lane.bf16->matmul(m, n, k, a, lda, b16, n, beta, c, ldc);
+    }
+    matmul(m, n, k, a, lda, b, n, static_cast<T>(beta), c, ldc);
+  }
+  void mul_tn_add(Lane& lane, int m, int n, int k, const T* a, int lda, const T* b, int ldb, T* c, int ldc) {
+    if constexpr (std::is_same_v<T, float>) {
+      if (options.bf16) return lane.bf16->matmul_tn_add(m, n, k, a, lda, b, ldb, c, ldc);
+    }
+    matmul_tn_add(m, n, k, a, lda, b, ldb, c, ldc, lane.tile);
+  }
+
+  void prepare_weights(const T* weights);
   void run_direction(int l, int d, const T* weights, T* out, T* hy, T* cy);
-  void backward_direction(int l, int d, const T* weights, const T* dy, const T* dhy,
-                          const T* dcy, T* dx, T* dweights);
+  void backward_direction(int l, int d, const T* weights, const T* dy, const T* dhy, const T* dcy, T* dx,
+                          T* dweights);
 };
+
+template <typename T>
+void CpuRnn<T>::Impl::prepare_weights(const T* weights) {
+  const int GH = gates_hidden(), H = shape.hidden;
+  for (int l = 0; l < shape.layers; ++l)
+    for (int d = 0; d < shape.dirs; ++d) {
+      const int I = shape.layer_input(l);
+      const T* block = weights + shape.block_offset(l, d);
+      DirWeights& w = weights_t[l * shape.dirs + d];
+      w.wt.resize(static_cast<size_t>(I) * GH);
+      w.rt.resize(static_cast<size_t>(H) * GH);
+      transpose(block + shape.w_offset(l), GH, I, I, w.wt.data());
+      transpose(block + shape.r_offset(l), GH, H, H, w.rt.data());
+      if constexpr (std::is_same_v<T, float>) {
+        if (options.bf16) {
+          to_bf16(w.wt.data(), w.wt.size(), w.wt16);
+          to_bf16(w.rt.data(), w.rt.size(), w.rt16);
+          to_bf16(block + shape.w_offset(l), w.wt.size(), w.w16);
+          to_bf16(block + shape.r_offset(l), w.rt.size(), w.r16);
+        }
+      }
+    }
+}
 
 template <typename T>
 void CpuRnn<T>::Impl::run_direction(int l, int d, const T* weights, T* out, T* hy, T* cy) {
@@ -100,13 +173,13 @@ void CpuRnn<T>::Impl::run_direction(int l, int d, const T* weights, T* out, T* h
   const int ldo = shape.output();
   const int steps = static_cast<int>(batch_sizes.size());
   const T* block = weights + shape.block_offset(l, d);
-  const T* W = block + shape.w_offset(l);
-  const T* R = block + shape.r_offset(l);
   const T* bW = block + shape.bw_offset(l);
   const T* bR = block + shape.br_offset(l);
+  const DirWeights& w = weights_t[l * shape.dirs + d];
   DirStore& s = layers[l].dir[d];
   const size_t N = tokens;
   const Cell cell = shape.cell;
+  const int L = lane_count();
 
   grow(s.gates, N * GH);
   grow(s.hprev, N * H);
@@ -116,75 +189,92 @@ void CpuRnn<T>::Impl::run_direction(int l, int d, const T* weights, T* out, T* h
     grow(s.cell, N * H);
     grow(s.tanh_cell, N * H);
   }
+  const T* input = layer_input(l);
 
-  // Input projection of every token at once: gates = X W^T + bW.
-  for (size_t n = 0; n < N; ++n) std::memcpy(s.gates.data() + n * GH, bW, sizeof(T) * GH);
-  gemm(Trans::No, Trans::Yes, static_cast<int>(N), GH, I, T(1), layer_input(l),
-       layer_input_ld(l), W, I, T(1), s.gates.data(), GH);
+  // Input projection of every token: gates = X W^T + bW, lane j taking tiles j, j+L, ...
+  const int tiles = static_cast<int>((N + kRowTile - 1) / kRowTile);
+  run([&](int j) {
+    for (int tile = j; tile < tiles; tile += L) {
+      const size_t r0 = static_cast<size_t>(tile) * kRowTile;
+      const int rows = static_cast<int>(std::min<size_t>(kRowTile, N - r0));
+      T* g = s.gates.data() + r0 * GH;
+      for (int r = 0; r < rows; ++r) std::memcpy(g + static_cast<size_t>(r) * GH, bW, sizeof(T) * GH);
+      mul_weight(lanes[j], rows, GH, I, input + r0 * I, I, w.wt.data(), w.wt16.data(), 1.0f, g, GH);
+    }
+  });
 
   T* hy_block = hy ? hy + static_cast<size_t>(l * shape.dirs + d) * batch * H : nullptr;
   T* cy_block = cy ? cy + static_cast<size_t>(l * shape.dirs + d) * batch * H : nullptr;
 
-  for (int k = 0; k < steps; ++k) {
-    const int t = d == 0 ? k : steps - 1 - k;
-    const int rows = batch_sizes[t];
-    const size_t n0 = row_start[t];
-    const int with_state = prev_rows(d, t);
+  run([&](int j) {
+    Lane& lane = lanes[j];
+    for (int k = 0; k < steps; ++k) {
+      const int t = d == 0 ? k : steps - 1 - k;
+      const int rows = batch_sizes[t];
+      const int mine = lane_rows(rows, j, L);
+      if (mine == 0) continue;
+      const size_t n0 = row_start[t];
+      const int with_state = prev_rows(d, t);
+      const int mine_with_state = lane_rows(with_state, j, L);
 
-    // The state entering this step: copied per token (backward needs it), zero for rows
-    // that start here.
-    T* hp = s.hprev.data() + n0 * H;
-    if (with_state > 0) {
-      const size_t p0 = prev_start(d, t);
-      for (int b = 0; b < with_state; ++b)
-        std::memcpy(hp + static_cast<size_t>(b) * H, out + (p0 + b) * ldo + d * H, sizeof(T) * H);
-    }
-    std::fill(hp + static_cast<size_t>(with_state) * H, hp + static_cast<size_t>(rows) * H, T(0));
-    if (with_state > 0)
-      gemm(Trans::No, Trans::Yes, with_state, GH, H, T(1), hp, H, R, H, T(0), gr.data(), GH);
-    std::fill(gr.data() + static_cast<size_t>(with_state) * GH,
-              gr.data() + static_cast<size_t>(rows) * GH, T(0));
+      // The state entering this step, copied per token (backward needs it); zero for rows
+      // that start here.
+      T* hp = s.hprev.data() + n0 * H;
+      const size_t p0 = with_state > 0 ? prev_start(d, t) : 0;
+      for (int b = j; b < rows; b += L) {
+        T* dst = hp + static_cast<size_t>(b) * H;
+        if (b < with_state)
+          std::memcpy(dst, out + (p0 + b) * ldo + d * H, sizeof(T) * H);
+        else
+          std::fill(dst, dst + H, T(0));
+      }
+      // gr = h_prev R^T for this lane's rows (row i of gr is batch row j + i L).
+      mul_weight(lane, mine_with_state, GH, H, hp + static_cast<size_t>(j) * H, L * H, w.rt.data(), w.rt16.data(), 0.0f,
+                 lane.gr.data(), GH);
+      std::fill(lane.gr.data() + static_cast<size_t>(mine_with_state) * GH,
+                lane.gr.data() + static_cast<size_t>(mine) * GH, T(0));
 
-    rnn_cells::StepIn<T> in{rows, H, gr.data(), bR};
-    T* gates = s.gates.data() + n0 * GH;
-    T* h_out = out + n0 * ldo + d * H;
-    switch (cell) {
-      case Cell::RnnTanh:
-      case Cell::RnnRelu:
-        rnn_cells::rnn_forward(in, cell == Cell::RnnRelu, gates, h_out, ldo);
-        break;
-      case Cell::Gru:
-        rnn_cells::gru_forward(in, hp, gates, s.hn.data() + n0 * H, h_out, ldo);
-        break;
-      case Cell::Lstm: {
-        T* cp = s.cprev.data() + n0 * H;
-        if (with_state > 0) {
-          const size_t p0 = prev_start(d, t);
-          std::memcpy(cp, s.cell.data() + p0 * H, sizeof(T) * H * with_state);
+      for (int i = 0, b = j; i < mine; ++i, b += L) {
+        const T* gr = lane.gr.data() + static_cast<size_t>(i) * GH;
+        const size_t n = n0 + b;
+        T* gates = s.gates.data() + n * GH;
+        T* h_out = out + n * ldo + d * H;
+        switch (cell) {
+          case Cell::RnnTanh:
+          case Cell::RnnRelu:
+            rnn_cells::rnn_forward(H, cell == Cell::RnnRelu, gr, bR, gates, h_out);
+            break;
+          case Cell::Gru:
+            rnn_cells::gru_forward(H, gr, bR, hp + static_cast<size_t>(b) * H, gates, s.hn.data() + n * H, h_out);
+            break;
+          case Cell::Lstm: {
+            T* cp = s.cprev.data() + n * H;
+            if (b < with_state)
+              std::memcpy(cp, s.cell.data() + (p0 + b) * H, sizeof(T) * H);
+            else
+              std::fill(cp, cp + H, T(0));
+            rnn_cells::lstm_forward(H, gr, bR, cp, gates, s.cell.data() + n * H, s.tanh_cell.data() + n * H, h_out);
+            break;
+          }
         }
-        std::fill(cp + static_cast<size_t>(with_state) * H, cp + static_cast<size_t>(rows) * H, T(0));
-        rnn_cells::lstm_forward(in, cp, gates, s.cell.data() + n0 * H,
-                                s.tanh_cell.data() + n0 * H, h_out, ldo);
-        break;
+      }
+
+      // Final states: forward, the sequences whose last token is at t; reverse, all at t = 0.
+      const int ending_from = d == 0 ? (t + 1 < steps ? batch_sizes[t + 1] : 0) : (t == 0 ? 0 : rows);
+      for (int b = j; b < rows; b += L) {
+        if (b < ending_from) continue;
+        const size_t n = n0 + b;
+        if (hy_block) std::memcpy(hy_block + static_cast<size_t>(b) * H, out + n * ldo + d * H, sizeof(T) * H);
+        if (cy_block && cell == Cell::Lstm)
+          std::memcpy(cy_block + static_cast<size_t>(b) * H, s.cell.data() + n * H, sizeof(T) * H);
       }
     }
-
-    // Final states: forward, the sequences whose last token is at t; reverse, all at t = 0.
-    const int ending_from = d == 0 ? (t + 1 < steps ? batch_sizes[t + 1] : 0) : (t == 0 ? 0 : rows);
-    for (int b = ending_from; b < rows; ++b) {
-      if (hy_block)
-        std::memcpy(hy_block + static_cast<size_t>(b) * H, h_out + static_cast<size_t>(b) * ldo,
-                    sizeof(T) * H);
-      if (cy_block && cell == Cell::Lstm)
-        std::memcpy(cy_block + static_cast<size_t>(b) * H, s.cell.data() + (n0 + b) * H,
-                    sizeof(T) * H);
-    }
-  }
+  });
 }
 
 template <typename T>
-void CpuRnn<T>::Impl::backward_direction(int l, int d, const T* weights, const T* dy,
-                                         const T* dhy, const T* dcy, T* dx, T* dweights) {
+void CpuRnn<T>::Impl::backward_direction(int l, int d, const T* weights, const T* dy, const T* dhy, const T* dcy,
+                                         T* dx, T* dweights) {
   const int H = shape.hidden;
   const int GH = gates_hidden();
   const int I = shape.layer_input(l);
@@ -197,17 +287,17 @@ void CpuRnn<T>::Impl::backward_direction(int l, int d, const T* weights, const T
   T* dR = dweights + offset + shape.r_offset(l);
   T* dbW = dweights + offset + shape.bw_offset(l);
   T* dbR = dweights + offset + shape.br_offset(l);
+  const DirWeights& w = weights_t[l * shape.dirs + d];
   const DirStore& s = layers[l].dir[d];
   const size_t N = tokens;
   const Cell cell = shape.cell;
   const bool gru = cell == Cell::Gru;
+  const int L = lane_count();
 
   grow(dgx, N * GH);
   if (gru) grow(dgr, N * GH);
   T* dg_in = dgx.data();
   T* dg_rec = gru ? dgr.data() : dgx.data();  // equal except for GRU's n gate
-  bias_in.assign(GH, T(0));
-  bias_rec.assign(GH, T(0));
 
   const size_t block = static_cast<size_t>(l * shape.dirs + d) * batch * H;
   if (dhy)
@@ -221,66 +311,93 @@ void CpuRnn<T>::Impl::backward_direction(int l, int d, const T* weights, const T
       std::fill(dc_state.begin(), dc_state.begin() + static_cast<size_t>(batch) * H, T(0));
   }
 
-  for (int k = 0; k < steps; ++k) {
-    const int t = d == 0 ? steps - 1 - k : k;  // the reverse of the forward order
-    const int rows = batch_sizes[t];
-    const size_t n0 = row_start[t];
-    const int with_state = prev_rows(d, t);
-    T* dh = dh_state.data();
-
-    if (dy) {
-      for (int b = 0; b < rows; ++b) {
-        const T* src = dy + (n0 + b) * ldo + d * H;
-        T* dst = dh + static_cast<size_t>(b) * H;
-        for (int j = 0; j < H; ++j) dst[j] += src[j];
+  run([&](int j) {
+    Lane& lane = lanes[j];
+    lane.bias_in.assign(GH, T(0));
+    lane.bias_rec.assign(GH, T(0));
+    for (int k = 0; k < steps; ++k) {
+      const int t = d == 0 ? steps - 1 - k : k;  // the reverse of the forward order
+      const int rows = batch_sizes[t];
+      if (lane_rows(rows, j, L) == 0) continue;
+      const size_t n0 = row_start[t];
+      const int with_state = prev_rows(d, t);
+      for (int b = j; b < rows; b += L) {
+        T* dh = dh_state.data() + static_cast<size_t>(b) * H;
+        const size_t n = n0 + b;
+        if (dy) {
+          const T* src = dy + n * ldo + d * H;
+          for (int i = 0; i < H; ++i) dh[i] += src[i];
+        }
+        const T* gates = s.gates.data() + n * GH;
+        T* gx = dg_in + n * GH;
+        T* gr = dg_rec + n * GH;
+        switch (cell) {
+          case Cell::RnnTanh:
+          case Cell::RnnRelu:
+            rnn_cells::rnn_backward(H, cell == Cell::RnnRelu, gates, dh, gx);
+            break;
+          case Cell::Gru:
+            rnn_cells::gru_backward(H, gates, s.hn.data() + n * H, s.hprev.data() + n * H, dh, gx, gr);
+            break;
+          case Cell::Lstm:
+            rnn_cells::lstm_backward(H, gates, s.cprev.data() + n * H, s.tanh_cell.data() + n * H, dh,
+                                     dc_state.data() + static_cast<size_t>(b) * H, gx);
+            break;
+        }
+        for (int i = 0; i < GH; ++i) lane.bias_in[i] += gx[i];
+        if (gru)
+          for (int i = 0; i < GH; ++i) lane.bias_rec[i] += gr[i];
       }
+      // dh_prev = dGr R (+ z * dh for GRU, left in dh by the cell), for this lane's rows.
+      const int mine_with_state = lane_rows(with_state, j, L);
+      mul_weight(lane, mine_with_state, H, GH, dg_rec + (n0 + j) * GH, L * GH, R, w.r16.data(),
+                 gru ? 1.0f : 0.0f, dh_state.data() + static_cast<size_t>(j) * H, L * H);
     }
-    const T* gates = s.gates.data() + n0 * GH;
-    switch (cell) {
-      case Cell::RnnTanh:
-      case Cell::RnnRelu:
-        rnn_cells::rnn_backward(rows, H, cell == Cell::RnnRelu, gates, dh, dg_in + n0 * GH);
-        break;
-      case Cell::Gru:
-        rnn_cells::gru_backward(rows, H, gates, s.hn.data() + n0 * H, s.hprev.data() + n0 * H,
-                                dh, dg_in + n0 * GH, dg_rec + n0 * GH);
-        break;
-      case Cell::Lstm:
-        rnn_cells::lstm_backward(rows, H, gates, s.cprev.data() + n0 * H,
-                                 s.tanh_cell.data() + n0 * H, dh, dc_state.data(),
-                                 dg_in + n0 * GH);
-        break;
+  });
+  for (const Lane& lane : lanes)
+    for (int i = 0; i < GH; ++i) {
+      dbW[i] += lane.bias_in[i];
+      dbR[i] += gru ? lane.bias_rec[i] : lane.bias_in[i];
     }
-    add_column_sums(dg_in + n0 * GH, rows, GH, bias_in.data());
-    if (gru) add_column_sums(dg_rec + n0 * GH, rows, GH, bias_rec.data());
-    // dh_prev = dGr R (+ z * dh for GRU, left in dh by the cell).
-    if (with_state > 0)
-      gemm(Trans::No, Trans::No, with_state, H, GH, T(1), dg_rec + n0 * GH, GH, R, H,
-           gru ? T(1) : T(0), dh, H);
-  }
 
+  // dW += dGx^T X and dR += dGr^T H_prev split by output rows; dX = dGx W by row tiles.
+  const T* input = layer_input(l);
   const int n = static_cast<int>(N);
-  gemm(Trans::Yes, Trans::No, GH, I, n, T(1), dg_in, GH, layer_input(l), layer_input_ld(l),
-       T(1), dW, I);
-  gemm(Trans::Yes, Trans::No, GH, H, n, T(1), dg_rec, GH, s.hprev.data(), H, T(1), dR, H);
-  for (int j = 0; j < GH; ++j) {
-    dbW[j] += bias_in[j];
-    dbR[j] += gru ? bias_rec[j] : bias_in[j];
-  }
-  if (dx)
-    gemm(Trans::No, Trans::No, n, I, GH, T(1), dg_in, GH, W, I, d == 0 ? T(0) : T(1), dx, I);
+  const int tiles = static_cast<int>((N + kRowTile - 1) / kRowTile);
+  run([&](int j) {
+    Lane& lane = lanes[j];
+    int64_t g0, g1;
+    ThreadTeam::split(GH, j, L, &g0, &g1);
+    const int m = static_cast<int>(g1 - g0);
+    mul_tn_add(lane, m, I, n, dg_in + g0, GH, input, I, dW + g0 * I, I);
+    mul_tn_add(lane, m, H, n, dg_rec + g0, GH, s.hprev.data(), H, dR + g0 * H, H);
+    if (!dx) return;
+    for (int tile = j; tile < tiles; tile += L) {
+      const size_t r0 = static_cast<size_t>(tile) * kRowTile;
+      const int rows = static_cast<int>(std::min<size_t>(kRowTile, N - r0));
+      mul_weight(lane, rows, I, GH, dg_in + r0 * GH, GH, W, w.w16.data(), d == 0 ? 0.0f : 1.0f,
+                 dx + r0 * I, I);
+    }
+  });
 }
 
 template <typename T>
-CpuRnn<T>::CpuRnn(const RnnShape& shape, float dropout) : impl_(std::make_unique<Impl>()) {
+CpuRnn<T>::CpuRnn(const RnnShape& shape, float dropout, CpuRnnOptions options) : impl_(std::make_unique<Impl>()) {
   if (shape.input <= 0 || shape.hidden <= 0 || shape.layers < 1)
     fail("rnn: input size, hidden size and layer count must be positive");
   if (shape.dirs != 1 && shape.dirs != 2) fail("rnn: directions must be 1 or 2");
   if (!(dropout >= 0.0f && dropout < 1.0f))
     fail("rnn: dropout must be in [0, 1), got " + std::to_string(dropout));
+  if (options.bf16 && !std::is_same_v<T, float>) fail("rnn: bf16 products are for the float stack only");
+  if (options.bf16 && !bf16_matmul_available()) fail(bf16_unavailable_reason());
   impl_->shape = shape;
   impl_->dropout = dropout;
+  impl_->options = options;
   impl_->layers.resize(shape.layers);
+  impl_->weights_t.resize(static_cast<size_t>(shape.layers) * shape.dirs);
+  impl_->lanes.resize(options.team ? options.team->size() : 1);
+  if (options.bf16)
+    for (auto& lane : impl_->lanes) lane.bf16 = std::make_unique<Bf16Matmul>();
 }
 
 template <typename T>
@@ -306,6 +423,7 @@ void CpuRnn<T>::forward(const T* weights, const T* x, const std::vector<int>& ba
       fail("rnn: batch sizes must be positive and non-increasing");
   const bool use_dropout = train && m.dropout > 0.0f && shape.layers > 1;
   if (use_dropout && !rng) fail("rnn: dropout in training needs a random number generator");
+  const FlushDenormals flush;
 
   m.have_train_state = false;
   m.batch_sizes = batch_sizes;
@@ -322,9 +440,11 @@ void CpuRnn<T>::forward(const T* weights, const T* x, const std::vector<int>& ba
 
   const int H = shape.hidden;
   const size_t width = static_cast<size_t>(shape.output());
-  grow(m.gr, static_cast<size_t>(m.batch) * shape.gates() * H);
+  const size_t lane_batch = static_cast<size_t>(m.batch + m.lane_count() - 1) / m.lane_count();
+  for (auto& lane : m.lanes) grow(lane.gr, lane_batch * shape.gates() * H);
   grow(m.dh_state, static_cast<size_t>(m.batch) * H);
   grow(m.dc_state, static_cast<size_t>(m.batch) * H);
+  m.prepare_weights(weights);
 
   for (int l = 0; l < shape.layers; ++l) {
     auto& layer = m.layers[l];
@@ -356,6 +476,7 @@ void CpuRnn<T>::backward(const T* weights, const T* dy, const T* dhy, const T* d
                          T* dweights) {
   Impl& m = *impl_;
   if (!m.have_train_state) fail("rnn: backward without a preceding training forward");
+  const FlushDenormals flush;
   const RnnShape& shape = m.shape;
   const size_t width = static_cast<size_t>(shape.output());
   const T* d_out = dy;  // gradient of the current layer's output (null: zero)

@@ -25,10 +25,22 @@
 
 namespace rnnb {
 
+class ThreadTeam;
+
+struct CpuRnnOptions {
+  // Lanes for the recurrence (sequences split between them) and the all-token products;
+  // null runs everything on the calling thread. Results depend on the team's size only
+  // through the order of the bias-gradient sums.
+  ThreadTeam* team = nullptr;
+  // Float only: bf16 operands in every matrix product, fp32 accumulation, state and
+  // weights (cuDNN's reduced-precision semantics). Needs a build with oneDNN.
+  bool bf16 = false;
+};
+
 template <typename T>
 class CpuRnn {
  public:
-  explicit CpuRnn(const RnnShape& shape, float dropout = 0.0f);
+  explicit CpuRnn(const RnnShape& shape, float dropout = 0.0f, CpuRnnOptions options = {});
   ~CpuRnn();
   CpuRnn(CpuRnn&&) noexcept;
   CpuRnn& operator=(CpuRnn&&) noexcept;

@@ -38,6 +38,7 @@ cudnnMathType_t math_type(RnnMath math) {
     case RnnMath::Fp32: return CUDNN_FMA_MATH;       // no tensor cores: strict fp32
     case RnnMath::Tf32: return CUDNN_DEFAULT_MATH;   // fp32 data; TF32 tensor cores allowed
     case RnnMath::Fp16: return CUDNN_TENSOR_OP_MATH;
+    case RnnMath::Bf16: throw UsageError("--math bf16 is the CPU backend's; on the GPU use fp16 or tf32");
   }
   fail("unknown RNN math");
 }

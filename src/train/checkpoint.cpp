@@ -156,7 +156,7 @@ RunSettings get_run(BinaryReader& r, const std::string& path) {
   t.skip_nonfinite = r.get<uint8_t>() != 0;
   BackendOptions& b = run.backend;
   b.algo = get_enum<RnnAlgo>(r, path, "cuDNN algorithm");
-  b.math = get_enum<RnnMath>(r, path, "cuDNN math");
+  b.math = get_enum<RnnMath>(r, path, "math");
   b.deterministic = r.get<uint8_t>() != 0;
   b.device_index = r.get<int32_t>();
   b.threads = r.get<int32_t>();

@@ -1,0 +1,163 @@
+// bf16 products on oneDNN (cpu/matmul_bf16.h). A primitive is built once per shape and
+// lane (building one JIT-compiles its kernel); A is converted (and for the weight-gradient
+// form transposed) into bf16 scratch per call, tile by tile.
+#include "cpu/matmul_bf16.h"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <unordered_map>
+
+#include "cpu/rnn_math.h"
+#include "util/error.h"
+
+#ifdef RNNB_WITH_ONEDNN
+#include <dnnl.hpp>
+extern "C" void omp_set_num_threads(int);  // oneDNN's threading runtime (OpenMP)
+#endif
+
+namespace rnnb {
+namespace {
+
+inline Bf16 round_to_bf16(float f) {
+  const uint32_t bits = std::bit_cast<uint32_t>(f);
+  if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<Bf16>((bits >> 16) | 0x40);  // quiet NaN
+  return static_cast<Bf16>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+}
+
+RNNB_CPU_CLONES
+void convert_row(const float* __restrict src, int n, Bf16* __restrict dst) {
+  for (int i = 0; i < n; ++i) dst[i] = round_to_bf16(src[i]);
+}
+
+}  // namespace
+
+void to_bf16(const float* src, size_t n, std::vector<Bf16>& dst) {
+  dst.resize(n);
+  for (size_t i = 0; i < n; i += 1 << 20)
+    convert_row(src + i, static_cast<int>(std::min<size_t>(n - i, 1 << 20)), dst.data() + i);
+}
+
+float from_bf16(Bf16 v) { return std::bit_cast<float>(static_cast<uint32_t>(v) << 16); }
+
+#ifdef RNNB_WITH_ONEDNN
+
+namespace {
+// Tokens per tile of the weight-gradient form.
+constexpr int kTile = 256;
+
+struct Key {
+  int m, n, k, lda, ldb, ldc;
+  bool accumulate;
+  bool operator==(const Key&) const = default;
+};
+struct KeyHash {
+  size_t operator()(const Key& key) const {
+    size_t h = 0;
+    for (int v : {key.m, key.n, key.k, key.lda, key.ldb, key.ldc, static_cast<int>(key.accumulate)})
+      h = h * 1000003u ^ static_cast<size_t>(v);
+    return h;
+  }
+};
+}  // namespace
+
+struct Bf16Matmul::Impl {
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  dnnl::stream stream{engine};
+  std::unordered_map<Key, dnnl::matmul, KeyHash> primitives;
+  std::vector<Bf16> a16, b16;
+
+  // C[m x n] (+)= A[m x k] B[k x n]; A and B bf16 with row strides lda, ldb; C fp32.
+  void run(int m, int n, int k, const Bf16* a, int lda, const Bf16* b, int ldb, bool accumulate, float* c,
+           int ldc) {
+    using dt = dnnl::memory::data_type;
+    const Key key{m, n, k, lda, ldb, ldc, accumulate};
+    auto it = primitives.find(key);
+    const dnnl::memory::desc a_desc({m, k}, dt::bf16, {lda, 1});
+    const dnnl::memory::desc b_desc({k, n}, dt::bf16, {ldb, 1});
+    const dnnl::memory::desc c_desc({m, n}, dt::f32, {ldc, 1});
+    if (it == primitives.end()) {
+      dnnl::primitive_attr attr;
+      if (accumulate) {
+        dnnl::post_ops ops;
+        ops.append_sum(1.0f);
+        attr.set_post_ops(ops);
+      }
+      const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_desc, b_desc, c_desc), attr, engine);
+      it = primitives.emplace(key, dnnl::matmul(pd)).first;
+    }
+    dnnl::memory am(a_desc, engine, const_cast<Bf16*>(a)), bm(b_desc, engine, const_cast<Bf16*>(b)),
+        cm(c_desc, engine, c);
+    it->second.execute(stream, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}});
+    stream.wait();
+  }
+};
+
+Bf16Matmul::Bf16Matmul() : impl_(std::make_unique<Impl>()) {}
+Bf16Matmul::~Bf16Matmul() = default;
+
+namespace {
+// oneDNN would otherwise start an OpenMP team inside each lane.
+void single_threaded_onednn() {
+  thread_local bool done = false;
+  if (!done) omp_set_num_threads(1);
+  done = true;
+}
+}  // namespace
+
+void Bf16Matmul::matmul(int m, int n, int k, const float* a, int lda, const Bf16* b, int ldb, float beta, float* c,
+                        int ldc) {
+  if (m <= 0 || n <= 0) return;
+  RNNB_ASSERT(k > 0 && (beta == 0.0f || beta == 1.0f));
+  single_threaded_onednn();
+  impl_->a16.resize(static_cast<size_t>(m) * k);
+  for (int r = 0; r < m; ++r) convert_row(a + static_cast<size_t>(r) * lda, k, impl_->a16.data() + static_cast<size_t>(r) * k);
+  impl_->run(m, n, k, impl_->a16.data(), k, b, ldb, beta != 0.0f, c, ldc);
+}
+
+void Bf16Matmul::matmul_tn_add(int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c,
+                               int ldc) {
+  if (m <= 0 || n <= 0 || k <= 0) return;
+  single_threaded_onednn();
+  impl_->a16.resize(static_cast<size_t>(m) * kTile);
+  impl_->b16.resize(static_cast<size_t>(kTile) * n);
+  for (int k0 = 0; k0 < k; k0 += kTile) {
+    const int kt = std::min(kTile, k - k0);
+    Bf16* at = impl_->a16.data();
+    for (int r = 0; r < kt; ++r) {
+      const float* row = a + static_cast<size_t>(k0 + r) * lda;
+      for (int i = 0; i < m; ++i) at[static_cast<size_t>(i) * kt + r] = round_to_bf16(row[i]);
+    }
+    for (int r = 0; r < kt; ++r)
+      convert_row(b + static_cast<size_t>(k0 + r) * ldb, n, impl_->b16.data() + static_cast<size_t>(r) * n);
+    impl_->run(m, n, kt, at, kt, impl_->b16.data(), n, true, c, ldc);
+  }
+}
+
+bool bf16_matmul_available() { return true; }
+std::string bf16_unavailable_reason() { return {}; }
+std::string bf16_matmul_library() {
+  const dnnl_version_t* v = dnnl_version();
+  return "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
+}
+
+#else  // no oneDNN
+
+struct Bf16Matmul::Impl {};
+Bf16Matmul::Bf16Matmul() { fail(bf16_unavailable_reason()); }
+Bf16Matmul::~Bf16Matmul() = default;
+void Bf16Matmul::matmul(int, int, int, const float*, int, const Bf16*, int, float, float*, int) {
+  fail(bf16_unavailable_reason());
+}
+void Bf16Matmul::matmul_tn_add(int, int, int, const float*, int, const float*, int, float*, int) {
+  fail(bf16_unavailable_reason());
+}
+bool bf16_matmul_available() { return false; }
+std::string bf16_unavailable_reason() {
+  return "--math bf16 on the CPU needs oneDNN, and this build has none (install libdnnl-dev and rebuild)";
+}
+std::string bf16_matmul_library() { return {}; }
+
+#endif
+
+}  // namespace rnnb

@@ -1,0 +1,45 @@
+// bf16 matrix products for the CPU stack's --math bf16: operands rounded to bfloat16, the
+// products accumulated and returned in fp32 (cuDNN's reduced-precision semantics). They run
+// on oneDNN's matmul primitive, which picks AMX or AVX512-BF16 from the CPU's features;
+// a build without oneDNN reports why it has none.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace rnnb {
+
+using Bf16 = uint16_t;  // the upper half of an IEEE float
+
+bool bf16_matmul_available();
+std::string bf16_unavailable_reason();
+// e.g. "oneDNN 2.6.3 (avx512_core_amx)"; empty without oneDNN.
+std::string bf16_matmul_library();
+
+// dst = src rounded to nearest even (NaN stays NaN); dst is resized to n.
+void to_bf16(const float* src, size_t n, std::vector<Bf16>& dst);
+float from_bf16(Bf16 v);
+
+// One lane's products: oneDNN primitives cached by shape, and the scratch for converted
+// operands. Not shared between threads.
+class Bf16Matmul {
+ public:
+  Bf16Matmul();
+  ~Bf16Matmul();
+  Bf16Matmul(const Bf16Matmul&) = delete;
+  Bf16Matmul& operator=(const Bf16Matmul&) = delete;
+
+  // C[m x n] = bf16(A)[m x k] B[k x n] + beta C (beta 0 or 1), B already bf16.
+  void matmul(int m, int n, int k, const float* a, int lda, const Bf16* b, int ldb, float beta, float* c, int ldc);
+  // C[m x n] += bf16(A)^T bf16(B), A [k x m], B [k x n]: the weight-gradient form.
+  void matmul_tn_add(int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rnnb

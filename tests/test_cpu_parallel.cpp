@@ -1,0 +1,197 @@
+// The CPU stack's parallel and reduced-precision machinery: the thread team, the two product
+// forms against a plain triple loop, the recurrence split between lanes against one lane,
+// bf16 products against fp32 within stated bounds, and denormal flushing.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <atomic>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "cpu/float_env.h"
+#include "cpu/matmul.h"
+#include "cpu/matmul_bf16.h"
+#include "cpu/rnn_cpu.h"
+#include "cpu/thread_team.h"
+#include "support/gradient_check.h"
+#include "util/error.h"
+#include "util/rng.h"
+
+namespace rnnb {
+namespace {
+
+using test::Vec;
+using test::max_error;
+using test::random_vec;
+
+TEST(ThreadTeam, RunsEveryLaneOnceAndRethrows) {
+  for (int threads : {1, 2, 3}) {
+    ThreadTeam team(threads);
+    ASSERT_EQ(team.size(), threads);
+    for (int round = 0; round < 50; ++round) {
+      std::vector<std::atomic<int>> hits(threads);
+      team.run([&](int lane) { hits[lane].fetch_add(1); });
+      for (int lane = 0; lane < threads; ++lane) ASSERT_EQ(hits[lane].load(), 1) << "lane " << lane;
+    }
+    EXPECT_THROW(team.run([&](int lane) {
+      if (lane == threads - 1) throw std::runtime_error("lane failed");
+    }),
+                 std::runtime_error);
+    std::atomic<int> after{0};
+    team.run([&](int) { after.fetch_add(1); });  // still usable after a failed run
+    EXPECT_EQ(after.load(), threads);
+  }
+  EXPECT_THROW(ThreadTeam(-1), Error);
+}
+
+TEST(ThreadTeam, SplitCoversTheRangeInOrder) {
+  for (int lanes : {1, 2, 3, 7})
+    for (int64_t count : {0, 1, 5, 768}) {
+      int64_t expected_begin = 0;
+      for (int lane = 0; lane < lanes; ++lane) {
+        int64_t begin, end;
+        ThreadTeam::split(count, lane, lanes, &begin, &end);
+        EXPECT_EQ(begin, expected_begin);
+        EXPECT_LE(end - begin, count / lanes + 1);
+        expected_begin = end;
+      }
+      EXPECT_EQ(expected_begin, count);
+    }
+}
+
+// C = A B + beta C and C += A^T B on shapes that straddle the tile sizes, with row strides
+// wider than the rows, against a double triple loop.
+TEST(CpuMatmul, BothFormsMatchTheDefinition) {
+  Rng rng(5);
+  for (const auto& [m, n, k] : {std::array<int, 3>{37, 19, 300}, {1, 768, 256}, {64, 5, 129}}) {
+    const int lda = k + 3, ldb = n + 1, ldc = n + 2;
+    Vec a = random_vec(static_cast<size_t>(m) * lda, rng), b = random_vec(static_cast<size_t>(k) * ldb, rng);
+    Vec c0 = random_vec(static_cast<size_t>(m) * ldc, rng);
+    std::vector<float> af(a.begin(), a.end()), bf(b.begin(), b.end()), cf(c0.begin(), c0.end());
+    matmul(m, n, k, af.data(), lda, bf.data(), ldb, 1.0f, cf.data(), ldc);
+    Vec want = c0;
+    for (int i = 0; i < m; ++i)
+      for (int j = 0; j < n; ++j)
+        for (int p = 0; p < k; ++p) want[i * ldc + j] += a[i * lda + p] * b[p * ldb + j];
+    EXPECT_LT(max_error(Vec(cf.begin(), cf.end()), want), 1e-5) << m << "x" << n << "x" << k;
+
+    // The weight-gradient form: A is [k x m] (stride m + 4), B [k x n].
+    const int lda_t = m + 4;
+    Vec at = random_vec(static_cast<size_t>(k) * lda_t, rng);
+    std::vector<float> atf(at.begin(), at.end()), ct(c0.begin(), c0.end()), scratch;
+    matmul_tn_add(m, n, k, atf.data(), lda_t, bf.data(), ldb, ct.data(), ldc, scratch);
+    Vec want_t = c0;
+    for (int i = 0; i < m; ++i)
+      for (int j = 0; j < n; ++j)
+        for (int p = 0; p < k; ++p) want_t[i * ldc + j] += at[p * lda_t + i] * b[p * ldb + j];
+    EXPECT_LT(max_error(Vec(ct.begin(), ct.end()), want_t), 1e-5) << m << "x" << n << "x" << k;
+  }
+}
+
+// Forward and backward of one batch; every output and input gradient is loss-carrying.
+template <typename T>
+void run_stack(CpuRnn<T>& rnn, const std::vector<T>& w, const std::vector<T>& x, const std::vector<int>& batch_sizes,
+               size_t tokens, std::vector<T>* out) {
+  const RnnShape& s = rnn.shape();
+  const size_t states = static_cast<size_t>(s.layers) * s.dirs * batch_sizes[0] * s.hidden;
+  std::vector<T> y(tokens * s.output()), hy(states), cy(states), dx(x.size()), dw(w.size(), T(0));
+  Rng rng(3);
+  rnn.forward(w.data(), x.data(), batch_sizes, y.data(), hy.data(), s.cell == Cell::Lstm ? cy.data() : nullptr, true,
+              &rng);
+  // dy = y, dhy = hy: the gradient of (|y|^2 + |hy|^2) / 2.
+  rnn.backward(w.data(), y.data(), hy.data(), s.cell == Cell::Lstm ? cy.data() : nullptr, dx.data(), dw.data());
+  out[0] = y, out[1] = hy, out[2] = dx, out[3] = dw;
+}
+
+// Sequences of every length pattern the split must handle: a lane with no rows at the
+// longest steps, rows that end at different steps, and a padded batch.
+const std::vector<std::vector<int>> kBatchSizes = {{7, 5, 5, 2, 1, 1}, {3, 3, 3}, {1, 1}};
+
+TEST(CpuRnnLanes, SplitMatchesOneLane) {
+  for (Cell cell : {Cell::RnnTanh, Cell::RnnRelu, Cell::Gru, Cell::Lstm})
+    for (const std::vector<int>& batch_sizes : kBatchSizes)
+      for (int threads : {2, 3}) {
+        SCOPED_TRACE(std::string(enum_name(cell)) + " threads " + std::to_string(threads));
+        const RnnShape shape{cell, 5, 6, 2, 2};
+        size_t tokens = 0;
+        for (int b : batch_sizes) tokens += b;
+        Rng rng(11);
+        const Vec w = random_vec(shape.weight_count(), rng, 0.5), x = random_vec(tokens * shape.input, rng);
+        ThreadTeam team(threads);
+        CpuRnn<double> one(shape, 0.3f), split(shape, 0.3f, CpuRnnOptions{&team, false});
+        Vec a[4], b[4];
+        run_stack(one, w, x, batch_sizes, tokens, a);
+        run_stack(split, w, x, batch_sizes, tokens, b);
+        for (int i = 0; i < 3; ++i) EXPECT_EQ(a[i], b[i]) << "output " << i;  // no sum changes order
+        EXPECT_LT(max_error(a[3], b[3]), 1e-13);  // the bias sums do
+      }
+}
+
+// bf16 products against fp32 at the default model's widths on one IMDB-like batch: bf16
+// keeps 8 significant bits, and the error grows with the sequence through the state.
+TEST(CpuRnnBf16, StaysWithinBoundsOfFp32) {
+  if (!bf16_matmul_available()) {
+    EXPECT_THROW(CpuRnn<float>(RnnShape{Cell::Gru, 4, 4, 1, 1}, 0.0f, CpuRnnOptions{nullptr, true}), Error);
+    GTEST_SKIP() << bf16_unavailable_reason();
+  }
+  for (Cell cell : {Cell::RnnTanh, Cell::Gru, Cell::Lstm}) {
+    SCOPED_TRACE(enum_name(cell));
+    const RnnShape shape{cell, 128, 256, 1, 1};
+    std::vector<int> batch_sizes;
+    for (int t = 0; t < 60; ++t) batch_sizes.push_back(t < 20 ? 16 : t < 40 ? 9 : 3);
+    size_t tokens = 0;
+    for (int b : batch_sizes) tokens += b;
+    Rng rng(21);
+    const float bound = 1.0f / std::sqrt(256.0f);  // PyTorch's and the trainer's initialisation
+    auto uniform = [&](size_t n, float scale) {
+      std::vector<float> v(n);
+      for (float& e : v) e = rng.uniform(-scale, scale);
+      return v;
+    };
+    const std::vector<float> w = uniform(shape.weight_count(), bound), x = uniform(tokens * shape.input, 1.0f);
+    ThreadTeam team(2);
+    CpuRnn<float> fp32(shape, 0.0f, CpuRnnOptions{&team, false}), bf16(shape, 0.0f, CpuRnnOptions{&team, true});
+    std::vector<float> a[4], b[4];
+    run_stack(fp32, w, x, batch_sizes, tokens, a);
+    run_stack(bf16, w, x, batch_sizes, tokens, b);
+    auto rel = [](const std::vector<float>& got, const std::vector<float>& want) {
+      double diff = 0.0, norm = 0.0;
+      for (size_t i = 0; i < got.size(); ++i) {
+        diff += (double(got[i]) - want[i]) * (double(got[i]) - want[i]);
+        norm += double(want[i]) * want[i];
+      }
+      return std::sqrt(diff / norm);
+    };
+    EXPECT_LT(rel(b[0], a[0]), 1e-2) << "outputs";
+    EXPECT_LT(rel(b[2], a[2]), 3e-2) << "input gradient";
+    EXPECT_LT(rel(b[3], a[3]), 3e-2) << "weight gradient";
+    EXPECT_GT(rel(b[0], a[0]), 0.0) << "bf16 rounding must show";
+  }
+}
+
+TEST(CpuRnnBf16, RoundsToNearestEven) {
+  std::vector<Bf16> out;
+  const float in[] = {1.0f, 1.00390625f, 1.01171875f, -2.5f, std::nanf("")};
+  to_bf16(in, 5, out);
+  EXPECT_EQ(from_bf16(out[0]), 1.0f);
+  EXPECT_EQ(from_bf16(out[1]), 1.0f);         // halfway, rounds to the even mantissa
+  EXPECT_EQ(from_bf16(out[2]), 1.015625f);    // halfway, rounds up to even
+  EXPECT_EQ(from_bf16(out[3]), -2.5f);
+  EXPECT_TRUE(std::isnan(from_bf16(out[4])));
+}
+
+TEST(FlushDenormals, FlushesInsideTheScopeOnly) {
+  volatile float tiny = 1e-38f, factor = 1e-3f;
+  {
+    const FlushDenormals flush;
+    EXPECT_EQ(tiny * factor, 0.0f);
+  }
+#if defined(__x86_64__)
+  EXPECT_GT(tiny * factor, 0.0f);
+#endif
+}
+
+}  // namespace
+}  // namespace rnnb
