@@ -1,14 +1,12 @@
-// The matrix products of the CPU recurrent stack, all row-major and in two forms only:
-//   matmul:        C[m x n] = A[m x k] B[k x n] + beta C      (beta 0 or 1)
-//   matmul_tn_add: C[m x n] += A^T B, A [k x m], B [k x n]    (weight gradients over k tokens)
-// Weights are kept in whichever orientation makes the product the first form (cpu/rnn_cpu.cpp).
+// The matrix products of the CPU recurrent stack, row-major and in one form only,
+//   C[m x n] = A[m x k] B[k x n] + beta C   (beta 0 or 1, row strides lda, ldb, ldc):
+// the stack keeps its operands in whichever orientation makes each product this one
+// (cpu/rnn_cpu.cpp).
 // Float runs on libxsmm's JIT kernels where the build has libxsmm (it was fastest on these
 // shapes, docs/BENCHMARKS.md) and on OpenBLAS otherwise; double, the precision of the
 // gradient tests, on OpenBLAS. Every call is single-threaded: the caller splits the work
 // between its lanes (cpu/thread_team.h).
 #pragma once
-
-#include <vector>
 
 namespace rnnb {
 
@@ -16,12 +14,6 @@ void matmul(int m, int n, int k, const float* a, int lda, const float* b, int ld
             int ldc);
 void matmul(int m, int n, int k, const double* a, int lda, const double* b, int ldb, double beta, double* c,
             int ldc);
-
-// scratch: reused between calls (float: C^T and a transposed tile of B).
-void matmul_tn_add(int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc,
-                   std::vector<float>& scratch);
-void matmul_tn_add(int m, int n, int k, const double* a, int lda, const double* b, int ldb, double* c, int ldc,
-                   std::vector<double>& scratch);
 
 // "libxsmm 1.17" or "OpenBLAS" (float products), for reports.
 const char* float_matmul_library();

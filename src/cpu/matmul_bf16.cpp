@@ -1,6 +1,5 @@
 // bf16 products on oneDNN (cpu/matmul_bf16.h). A primitive is built once per shape and
-// lane (building one JIT-compiles its kernel); A is converted (and for the weight-gradient
-// form transposed) into bf16 scratch per call, tile by tile.
+// lane (building one JIT-compiles its kernel); A is converted into bf16 scratch per call.
 #include "cpu/matmul_bf16.h"
 
 #include <algorithm>
@@ -43,9 +42,6 @@ float from_bf16(Bf16 v) { return std::bit_cast<float>(static_cast<uint32_t>(v) <
 #ifdef RNNB_WITH_ONEDNN
 
 namespace {
-// Tokens per tile of the weight-gradient form.
-constexpr int kTile = 256;
-
 struct Key {
   int m, n, k, lda, ldb, ldc;
   bool accumulate;
@@ -65,7 +61,7 @@ struct Bf16Matmul::Impl {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
   std::unordered_map<Key, dnnl::matmul, KeyHash> primitives;
-  std::vector<Bf16> a16, b16;
+  std::vector<Bf16> a16;
 
   // C[m x n] (+)= A[m x k] B[k x n]; A and B bf16 with row strides lda, ldb; C fp32.
   void run(int m, int n, int k, const Bf16* a, int lda, const Bf16* b, int ldb, bool accumulate, float* c,
@@ -115,25 +111,6 @@ void Bf16Matmul::matmul(int m, int n, int k, const float* a, int lda, const Bf16
   impl_->run(m, n, k, impl_->a16.data(), k, b, ldb, beta != 0.0f, c, ldc);
 }
 
-void Bf16Matmul::matmul_tn_add(int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c,
-                               int ldc) {
-  if (m <= 0 || n <= 0 || k <= 0) return;
-  single_threaded_onednn();
-  impl_->a16.resize(static_cast<size_t>(m) * kTile);
-  impl_->b16.resize(static_cast<size_t>(kTile) * n);
-  for (int k0 = 0; k0 < k; k0 += kTile) {
-    const int kt = std::min(kTile, k - k0);
-    Bf16* at = impl_->a16.data();
-    for (int r = 0; r < kt; ++r) {
-      const float* row = a + static_cast<size_t>(k0 + r) * lda;
-      for (int i = 0; i < m; ++i) at[static_cast<size_t>(i) * kt + r] = round_to_bf16(row[i]);
-    }
-    for (int r = 0; r < kt; ++r)
-      convert_row(b + static_cast<size_t>(k0 + r) * ldb, n, impl_->b16.data() + static_cast<size_t>(r) * n);
-    impl_->run(m, n, kt, at, kt, impl_->b16.data(), n, true, c, ldc);
-  }
-}
-
 bool bf16_matmul_available() { return true; }
 std::string bf16_unavailable_reason() { return {}; }
 std::string bf16_matmul_library() {
@@ -147,9 +124,6 @@ struct Bf16Matmul::Impl {};
 Bf16Matmul::Bf16Matmul() { fail(bf16_unavailable_reason()); }
 Bf16Matmul::~Bf16Matmul() = default;
 void Bf16Matmul::matmul(int, int, int, const float*, int, const Bf16*, int, float, float*, int) {
-  fail(bf16_unavailable_reason());
-}
-void Bf16Matmul::matmul_tn_add(int, int, int, const float*, int, const float*, int, float*, int) {
   fail(bf16_unavailable_reason());
 }
 bool bf16_matmul_available() { return false; }

@@ -34,8 +34,6 @@ class Bf16Matmul {
 
   // C[m x n] = bf16(A)[m x k] B[k x n] + beta C (beta 0 or 1), B already bf16.
   void matmul(int m, int n, int k, const float* a, int lda, const Bf16* b, int ldb, float beta, float* c, int ldc);
-  // C[m x n] += bf16(A)^T bf16(B), A [k x m], B [k x n]: the weight-gradient form.
-  void matmul_tn_add(int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc);
 
  private:
   struct Impl;

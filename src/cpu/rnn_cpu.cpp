@@ -1,12 +1,13 @@
-// The CPU recurrent stack (cpu/rnn_cpu.h). Per layer and direction: the input projection
-// of every token as row tiles, then the recurrence, then (backward) the weight and input
-// gradients over all tokens. The team's lanes split the work:
-//   - the recurrence by sequence: lane j owns sequences j, j+L, j+2L, ... of the batch, so
-//     each lane's rows at a step are every L-th row and a lane never waits for another
-//     within a pass; the per-step products read those rows with a stride;
-//   - the all-token products by row tiles (input projection, dX) or by output rows (dW, dR).
-// Every product has the form C = A B or C += A^T B (cpu/matmul.h), so the forward pass uses
-// transposed copies of W and R made once per call.
+// The CPU recurrent stack (cpu/rnn_cpu.h). Per layer and direction, forward: the input
+// projection of every token as row tiles, then the recurrence. Backward: the recurrence in
+// reverse, with the weight and input gradients taken chunk by chunk while the gate
+// gradients are still in cache (they are never stored for the whole batch).
+// The team's lanes split the recurrence by sequence: lane j owns sequences j, j+L, j+2L, ...
+// of the batch, so its rows at a step are every L-th row, a lane never waits for another
+// within a pass, and each lane sums its own weight gradient (added up at the end).
+// Every product has the form C = A B (cpu/matmul.h): the forward pass uses transposed
+// copies of W and R, and the weight gradients are summed transposed, dW^T += X^T dG, with
+// only the narrow X chunk transposed.
 #include "cpu/rnn_cpu.h"
 
 #include <algorithm>
@@ -24,9 +25,12 @@
 namespace rnnb {
 namespace {
 
-// Rows per tile of the all-token products: enough for full-speed kernels, few distinct
+// Rows per tile of the input projection: enough for full-speed kernels, few distinct
 // shapes for the JIT caches.
 constexpr int kRowTile = 128;
+// Rows of gate gradients a lane gathers before it takes their weight and input gradients:
+// the chunk and the products' operands stay in L2.
+constexpr int kChunkRows = 96;
 
 template <typename T>
 void grow(std::vector<T>& v, size_t n) {
@@ -36,11 +40,17 @@ void grow(std::vector<T>& v, size_t n) {
 // How many of rows 0..count-1 belong to lane (every lanes-th row from row lane).
 int lane_rows(int count, int lane, int lanes) { return count > lane ? (count - 1 - lane) / lanes + 1 : 0; }
 
-// dst[cols x rows] = src[rows x cols]^T (src row stride ld).
+// dst[cols x rows] = src[rows x cols]^T (src row stride ld), in 16 x 16 blocks so that
+// both the reads and the writes stay within a few cache lines.
 template <typename T>
-void transpose(const T* src, int rows, int cols, int ld, T* dst) {
-  for (int r = 0; r < rows; ++r)
-    for (int c = 0; c < cols; ++c) dst[static_cast<size_t>(c) * rows + r] = src[static_cast<size_t>(r) * ld + c];
+void transpose(const T* __restrict src, int rows, int cols, int ld, T* __restrict dst) {
+  constexpr int kBlock = 16;
+  for (int r0 = 0; r0 < rows; r0 += kBlock)
+    for (int c0 = 0; c0 < cols; c0 += kBlock) {
+      const int r1 = std::min(rows, r0 + kBlock), c1 = std::min(cols, c0 + kBlock);
+      for (int r = r0; r < r1; ++r)
+        for (int c = c0; c < c1; ++c) dst[static_cast<size_t>(c) * rows + r] = src[static_cast<size_t>(r) * ld + c];
+    }
 }
 
 }  // namespace
@@ -71,9 +81,15 @@ struct CpuRnn<T>::Impl {
   };
   // One lane's scratch and partial sums.
   struct Lane {
-    std::vector<T> gr;                   // [rows x G*H] h_prev R^T of the lane's rows
-    std::vector<T> bias_in, bias_rec;    // [G*H] bias-gradient sums over the lane's rows
-    std::vector<T> tile;                 // matmul_tn_add's transposed tile
+    std::vector<T> gr;                 // [rows x G*H] h_prev R^T of the lane's rows
+    std::vector<T> bias_in, bias_rec;  // [G*H] bias-gradient sums over the lane's rows
+    std::vector<T> dwt, drt;           // [I x G*H], [H x G*H] dW^T, dR^T over the lane's rows
+    // The backward chunk: rows in the order the lane produced them.
+    std::vector<T> gx, grec;           // [chunk x G*H] gate gradients (input / recurrent side)
+    std::vector<T> xs, hs, xt, ht;     // [chunk x I], [chunk x H] inputs and states; transposed
+    std::vector<T> dxs;                // [chunk x I] input gradients before they are scattered
+    std::vector<size_t> tokens;        // [chunk] token row of each chunk row
+    std::vector<Bf16> gx16, grec16;    // bf16: the gate gradients as product operands
     std::unique_ptr<Bf16Matmul> bf16;
   };
 
@@ -82,6 +98,7 @@ struct CpuRnn<T>::Impl {
   CpuRnnOptions options;
   std::vector<LayerStore> layers;
   std::vector<DirWeights> weights_t;  // per (layer, direction)
+  int current = 0;                    // the (layer, direction) backward is working on
   std::vector<Lane> lanes;
 
   // The last forward.
@@ -94,7 +111,6 @@ struct CpuRnn<T>::Impl {
   bool dropout_applied = false;
 
   // Backward scratch.
-  std::vector<T> dgx, dgr;            // [N x G*H]
   std::vector<T> dh_state, dc_state;  // [B x H]
   std::vector<T> dlayer[2];           // [N x dirs*H] gradient between layers
 
@@ -129,17 +145,12 @@ struct CpuRnn<T>::Impl {
     }
     matmul(m, n, k, a, lda, b, n, static_cast<T>(beta), c, ldc);
   }
-  void mul_tn_add(Lane& lane, int m, int n, int k, const T* a, int lda, const T* b, int ldb, T* c, int ldc) {
-    if constexpr (std::is_same_v<T, float>) {
-      if (options.bf16) return lane.bf16->matmul_tn_add(m, n, k, a, lda, b, ldb, c, ldc);
-    }
-    matmul_tn_add(m, n, k, a, lda, b, ldb, c, ldc, lane.tile);
-  }
 
   void prepare_weights(const T* weights);
   void run_direction(int l, int d, const T* weights, T* out, T* hy, T* cy);
   void backward_direction(int l, int d, const T* weights, const T* dy, const T* dhy, const T* dcy, T* dx,
                           T* dweights);
+  void flush_chunk(Lane& lane, int rows, int I, const T* W, bool gru, bool dx_add, T* dx);
 };
 
 template <typename T>
@@ -272,6 +283,48 @@ void CpuRnn<T>::Impl::run_direction(int l, int d, const T* weights, T* out, T* h
   });
 }
 
+// The weight and input gradients of a lane's chunk: bias sums, dW^T += X^T dGx,
+// dR^T += H_prev^T dGr, and dX = dGx W scattered to the chunk's token rows.
+template <typename T>
+void CpuRnn<T>::Impl::flush_chunk(Lane& lane, int rows, int I, const T* W, bool gru, bool dx_add, T* dx) {
+  if (rows == 0) return;
+  const int H = shape.hidden, GH = gates_hidden();
+  const T* gr = gru ? lane.grec.data() : lane.gx.data();
+  for (int r = 0; r < rows; ++r) {
+    const T* a = lane.gx.data() + static_cast<size_t>(r) * GH;
+    for (int i = 0; i < GH; ++i) lane.bias_in[i] += a[i];
+    if (gru) {
+      const T* b = gr + static_cast<size_t>(r) * GH;
+      for (int i = 0; i < GH; ++i) lane.bias_rec[i] += b[i];
+    }
+  }
+  transpose(lane.xs.data(), rows, I, I, lane.xt.data());
+  transpose(lane.hs.data(), rows, H, H, lane.ht.data());
+  const Bf16* gx16 = nullptr;
+  const Bf16* gr16 = nullptr;
+  if constexpr (std::is_same_v<T, float>) {
+    if (options.bf16) {
+      to_bf16(lane.gx.data(), static_cast<size_t>(rows) * GH, lane.gx16);
+      if (gru) to_bf16(lane.grec.data(), static_cast<size_t>(rows) * GH, lane.grec16);
+      gx16 = lane.gx16.data();
+      gr16 = gru ? lane.grec16.data() : gx16;
+    }
+  }
+  mul_weight(lane, I, GH, rows, lane.xt.data(), rows, lane.gx.data(), gx16, 1.0f, lane.dwt.data(), GH);
+  mul_weight(lane, H, GH, rows, lane.ht.data(), rows, gr, gr16, 1.0f, lane.drt.data(), GH);
+  if (!dx) return;
+  mul_weight(lane, rows, I, GH, lane.gx.data(), GH, W, options.bf16 ? weights_t[current].w16.data() : nullptr,
+             0.0f, lane.dxs.data(), I);
+  for (int r = 0; r < rows; ++r) {
+    T* dst = dx + lane.tokens[r] * I;
+    const T* src = lane.dxs.data() + static_cast<size_t>(r) * I;
+    if (dx_add)
+      for (int i = 0; i < I; ++i) dst[i] += src[i];
+    else
+      std::memcpy(dst, src, sizeof(T) * I);
+  }
+}
+
 template <typename T>
 void CpuRnn<T>::Impl::backward_direction(int l, int d, const T* weights, const T* dy, const T* dhy, const T* dcy,
                                          T* dx, T* dweights) {
@@ -287,17 +340,13 @@ void CpuRnn<T>::Impl::backward_direction(int l, int d, const T* weights, const T
   T* dR = dweights + offset + shape.r_offset(l);
   T* dbW = dweights + offset + shape.bw_offset(l);
   T* dbR = dweights + offset + shape.br_offset(l);
-  const DirWeights& w = weights_t[l * shape.dirs + d];
+  current = l * shape.dirs + d;
+  const DirWeights& w = weights_t[current];
   const DirStore& s = layers[l].dir[d];
-  const size_t N = tokens;
   const Cell cell = shape.cell;
   const bool gru = cell == Cell::Gru;
   const int L = lane_count();
-
-  grow(dgx, N * GH);
-  if (gru) grow(dgr, N * GH);
-  T* dg_in = dgx.data();
-  T* dg_rec = gru ? dgr.data() : dgx.data();  // equal except for GRU's n gate
+  const T* input = layer_input(l);
 
   const size_t block = static_cast<size_t>(l * shape.dirs + d) * batch * H;
   if (dhy)
@@ -315,68 +364,79 @@ void CpuRnn<T>::Impl::backward_direction(int l, int d, const T* weights, const T
     Lane& lane = lanes[j];
     lane.bias_in.assign(GH, T(0));
     lane.bias_rec.assign(GH, T(0));
+    lane.dwt.assign(static_cast<size_t>(I) * GH, T(0));
+    lane.drt.assign(static_cast<size_t>(H) * GH, T(0));
+    const size_t chunk = kChunkRows;
+    grow(lane.gx, chunk * GH);
+    if (gru) grow(lane.grec, chunk * GH);
+    grow(lane.xs, chunk * I);
+    grow(lane.xt, chunk * I);
+    grow(lane.dxs, chunk * I);
+    grow(lane.hs, chunk * H);
+    grow(lane.ht, chunk * H);
+    lane.tokens.resize(chunk);
+    T* chunk_gr = gru ? lane.grec.data() : lane.gx.data();  // equal except for GRU's n gate
+    int used = 0;
     for (int k = 0; k < steps; ++k) {
       const int t = d == 0 ? steps - 1 - k : k;  // the reverse of the forward order
       const int rows = batch_sizes[t];
-      if (lane_rows(rows, j, L) == 0) continue;
+      const int mine = lane_rows(rows, j, L);
+      if (mine == 0) continue;
+      if (used + mine > kChunkRows) {
+        flush_chunk(lane, used, I, W, gru, d == 1, dx);
+        used = 0;
+      }
       const size_t n0 = row_start[t];
-      const int with_state = prev_rows(d, t);
-      for (int b = j; b < rows; b += L) {
+      for (int i = 0, b = j; i < mine; ++i, b += L) {
         T* dh = dh_state.data() + static_cast<size_t>(b) * H;
         const size_t n = n0 + b;
         if (dy) {
           const T* src = dy + n * ldo + d * H;
-          for (int i = 0; i < H; ++i) dh[i] += src[i];
+          for (int e = 0; e < H; ++e) dh[e] += src[e];
         }
+        const size_t row = static_cast<size_t>(used + i);
         const T* gates = s.gates.data() + n * GH;
-        T* gx = dg_in + n * GH;
-        T* gr = dg_rec + n * GH;
+        T* gx = lane.gx.data() + row * GH;
         switch (cell) {
           case Cell::RnnTanh:
           case Cell::RnnRelu:
             rnn_cells::rnn_backward(H, cell == Cell::RnnRelu, gates, dh, gx);
             break;
           case Cell::Gru:
-            rnn_cells::gru_backward(H, gates, s.hn.data() + n * H, s.hprev.data() + n * H, dh, gx, gr);
+            rnn_cells::gru_backward(H, gates, s.hn.data() + n * H, s.hprev.data() + n * H, dh, gx,
+                                    chunk_gr + row * GH);
             break;
           case Cell::Lstm:
             rnn_cells::lstm_backward(H, gates, s.cprev.data() + n * H, s.tanh_cell.data() + n * H, dh,
                                      dc_state.data() + static_cast<size_t>(b) * H, gx);
             break;
         }
-        for (int i = 0; i < GH; ++i) lane.bias_in[i] += gx[i];
-        if (gru)
-          for (int i = 0; i < GH; ++i) lane.bias_rec[i] += gr[i];
+        std::memcpy(lane.xs.data() + row * I, input + n * I, sizeof(T) * I);
+        std::memcpy(lane.hs.data() + row * H, s.hprev.data() + n * H, sizeof(T) * H);
+        lane.tokens[row] = n;
       }
-      // dh_prev = dGr R (+ z * dh for GRU, left in dh by the cell), for this lane's rows.
-      const int mine_with_state = lane_rows(with_state, j, L);
-      mul_weight(lane, mine_with_state, H, GH, dg_rec + (n0 + j) * GH, L * GH, R, w.r16.data(),
-                 gru ? 1.0f : 0.0f, dh_state.data() + static_cast<size_t>(j) * H, L * H);
+      // dh_prev = dGr R (+ z * dh for GRU, left in dh by the cell), for this lane's rows
+      // that have a previous state: the first ones, as rows only end going backwards.
+      mul_weight(lane, lane_rows(prev_rows(d, t), j, L), H, GH, chunk_gr + static_cast<size_t>(used) * GH, GH, R,
+                 w.r16.data(), gru ? 1.0f : 0.0f, dh_state.data() + static_cast<size_t>(j) * H, L * H);
+      used += mine;
     }
+    flush_chunk(lane, used, I, W, gru, d == 1, dx);
   });
-  for (const Lane& lane : lanes)
-    for (int i = 0; i < GH; ++i) {
-      dbW[i] += lane.bias_in[i];
-      dbR[i] += gru ? lane.bias_rec[i] : lane.bias_in[i];
-    }
 
-  // dW += dGx^T X and dR += dGr^T H_prev split by output rows; dX = dGx W by row tiles.
-  const T* input = layer_input(l);
-  const int n = static_cast<int>(N);
-  const int tiles = static_cast<int>((N + kRowTile - 1) / kRowTile);
+  // The lanes' sums, transposed back: lane j adds every lane's rows [g0, g1) of dW and dR.
   run([&](int j) {
-    Lane& lane = lanes[j];
     int64_t g0, g1;
     ThreadTeam::split(GH, j, L, &g0, &g1);
-    const int m = static_cast<int>(g1 - g0);
-    mul_tn_add(lane, m, I, n, dg_in + g0, GH, input, I, dW + g0 * I, I);
-    mul_tn_add(lane, m, H, n, dg_rec + g0, GH, s.hprev.data(), H, dR + g0 * H, H);
-    if (!dx) return;
-    for (int tile = j; tile < tiles; tile += L) {
-      const size_t r0 = static_cast<size_t>(tile) * kRowTile;
-      const int rows = static_cast<int>(std::min<size_t>(kRowTile, N - r0));
-      mul_weight(lane, rows, I, GH, dg_in + r0 * GH, GH, W, w.w16.data(), d == 0 ? 0.0f : 1.0f,
-                 dx + r0 * I, I);
+    for (const Lane& lane : lanes) {
+      for (int64_t g = g0; g < g1; ++g) {
+        T* dw = dW + g * I;
+        T* dr = dR + g * H;
+        for (int i = 0; i < I; ++i) dw[i] += lane.dwt[static_cast<size_t>(i) * GH + g];
+        for (int i = 0; i < H; ++i) dr[i] += lane.drt[static_cast<size_t>(i) * GH + g];
+        dbW[g] += lane.bias_in[g];
+        dbR[g] += gru ? lane.bias_rec[g] : lane.bias_in[g];
+      }
     }
   });
 }
