@@ -1,20 +1,27 @@
 #!/usr/bin/env python3
 """The PyTorch peer of bench_train: trains the same variants (every preset, and the default
 GRU on random batches packed and post-padded) with torch.nn.RNN / GRU / LSTM on the same
-GPU, from the data rnnbench exports (export_dataset: same tokenizer, vocabulary, split,
+device, GPU or CPU, from the data rnnbench exports (export_dataset: same tokenizer, vocabulary, split,
 batches in the same order, same hyperparameters), and writes Google Benchmark JSON with the
 same names and counters as bench_train, "torch" in place of the device:
 
-    train_epoch/torch/<variant>   one epoch of the exported batches, then the validation split
+    train_epoch/torch/<variant>       one epoch of the exported batches, then the validation split
+    train_epoch/torch-cpu/<variant>   the same on the CPU (--device cpu --threads N)
+    train_epoch/torch-cpu/<variant>/padding:post
+                                      a packed variant's batches run padded (--also-padded):
+                                      on the CPU, PyTorch's packed RNNs are far slower
 
 Packed variants run pack_padded_sequence (the batches are already longest first); padded
 ones run the padded tensor (post or pre, as the variant says) and classify from the final
 state, i.e. the last padded position, as the tutorials and rnnbench's padded modes do.
 Batches are assembled on the host before the clock starts and copied with non_blocking;
-TF32 is off unless --tf32 (rnnbench's default math is strict fp32).
+TF32 is off unless --tf32 (rnnbench's default math is strict fp32). --max-batches N times
+only the epoch's first N batches (and as many validation batches) and scales the epoch's
+time by tokens, for configurations too slow to run whole.
 
     export_dataset --out /tmp/export            # rnnbench's exporter (build dir)
     bench/peer_pytorch.py --export /tmp/export --out results/bench/<gpu>/peer_pytorch.json
+    bench/peer_pytorch.py --export /tmp/export --device cpu --threads 2 --also-padded --out ...
     bench/peer_pytorch.py --check-export /tmp/export   # numpy only: validates an export
 
 Importable without torch (torch is imported when training starts); the export is read
@@ -215,22 +222,28 @@ def build_model(torch, cfg, padding):
     return Classifier()
 
 
-def train_variant(torch, np, v, epochs, device):
+def train_variant(torch, np, v, epochs, device, padding=None, max_batches=0):
     F = torch.nn.functional
     torch.manual_seed(v.train_cfg["seed"])
-    model = build_model(torch, v.model, v.train_cfg["padding"]).to(device)
+    padding = padding or v.train_cfg["padding"]
+    packed = padding == "packed"
+    model = build_model(torch, v.model, padding).to(device)
     o = v.optim
     opt = torch.optim.Adam(model.parameters(), lr=o["lr"], betas=(o["beta1"], o["beta2"]), eps=o["eps"],
                            weight_decay=o["weight_decay"])
-    padding = v.train_cfg["padding"]
-    packed = v.packed
+    gpu = device.type == "cuda"
+
+    def synchronize():
+        if gpu:
+            torch.cuda.synchronize()
 
     def host_batches(split, batches):
         out = []
-        for b in batches:
+        pin = (lambda t: t.pin_memory()) if gpu else (lambda t: t)
+        for b in batches[:max_batches] if max_batches else batches:
             tokens, lengths, labels = assemble(np, split, b, padding)
-            out.append((torch.from_numpy(tokens).pin_memory(), torch.from_numpy(lengths),
-                        torch.from_numpy(labels).pin_memory(), int(lengths.sum()), tokens.size))
+            out.append((pin(torch.from_numpy(tokens)), torch.from_numpy(lengths),
+                        pin(torch.from_numpy(labels)), int(lengths.sum()), tokens.size))
         return out
 
     def step(batch):
@@ -250,18 +263,20 @@ def train_variant(torch, np, v, epochs, device):
     model.train()
     for batch in sorted(first, key=lambda b: -b[4])[:2]:
         step(batch)
-    torch.cuda.synchronize()
+    synchronize()
+    # The share of the epoch's real tokens the timed batches hold (1 without --max-batches).
+    epoch_tokens = sum(int(v.train.lengths[b].sum()) for b in v.epochs[0])
 
     runs = []
     for e in range(epochs):
         batches = first if e == 0 else host_batches(v.train, v.epochs[e % len(v.epochs)])
         model.train()
-        torch.cuda.synchronize()
+        synchronize()
         start = time.perf_counter()
         loss_sum = torch.zeros((), device=device)
         for batch in batches:
             loss_sum += step(batch)
-        torch.cuda.synchronize()
+        synchronize()
         train_seconds = time.perf_counter() - start
 
         model.eval()
@@ -271,30 +286,35 @@ def train_variant(torch, np, v, epochs, device):
             for tokens, lengths, labels, _, _ in val_batches:
                 logits = model(tokens.to(device, non_blocking=True), lengths, packed)
                 correct += (logits.argmax(1) == labels.to(device, non_blocking=True)).sum()
-        torch.cuda.synchronize()
+        synchronize()
         val_seconds = time.perf_counter() - start
         real = sum(b[3] for b in batches)
         computed = sum(b[4] for b in batches) if not packed else real
-        reviews = len(v.train)
+        reviews = sum(len(b[1]) for b in batches)
+        tokens_per_second = real / train_seconds
+        scale = epoch_tokens / real  # a partial epoch's times, scaled to the whole epoch
+        train_seconds *= scale
+        val_seconds *= scale
         runs.append({
             "seconds": train_seconds + val_seconds,
             "train_seconds": train_seconds,
             "validation_seconds": val_seconds,
-            "tokens_per_second": real / train_seconds,
-            "sequences_per_second": reviews / train_seconds,
+            "tokens_per_second": tokens_per_second,
+            "sequences_per_second": reviews / train_seconds * scale,
             "padding_overhead": computed / real,
             "train_loss": float(loss_sum) / reviews,
-            "val_accuracy": float(correct) / max(1, len(v.validation)),
+            "val_accuracy": float(correct) / max(1, sum(len(b[1]) for b in val_batches)),
             "train_reviews": reviews,
+            "timed_batches": len(batches),
         })
-        print(f"  {v.name} epoch {e + 1}: train {train_seconds:.2f} s ({real / train_seconds:,.0f} tok/s), "
+        print(f"  {v.name} epoch {e + 1}: train {train_seconds:.2f} s ({tokens_per_second:,.0f} tok/s), "
               f"validation {val_seconds:.2f} s, val acc {100 * runs[-1]['val_accuracy']:.2f}%", flush=True)
     return runs
 
 
-def benchmark_entries(name, runs):
+def benchmark_entries(name, runs, peer="torch"):
     """Google Benchmark JSON entries: one per epoch, and mean/median aggregates."""
-    run_name = f"train_epoch/torch/{name}/iterations:1/repeats:{len(runs)}/real_time"
+    run_name = f"train_epoch/{peer}/{name}/iterations:1/repeats:{len(runs)}/real_time"
     entries = []
     for i, r in enumerate(runs):
         entry = {"name": run_name, "run_name": run_name, "run_type": "iteration", "repetitions": len(runs),
@@ -327,29 +347,47 @@ def write_json_atomic(path, data):
 def run_peer(args):
     import torch  # noqa: deferred so the module imports (and --check-export runs) without torch
     np = _numpy()
-    if not torch.cuda.is_available():
+    gpu = args.device == "cuda"
+    if gpu and not torch.cuda.is_available():
         print("peer_pytorch: no CUDA device visible to torch; nothing to compare", file=sys.stderr)
         return 1
     torch.backends.cudnn.allow_tf32 = args.tf32
     torch.backends.cuda.matmul.allow_tf32 = args.tf32
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    if not gpu:
+        # As rnnbench's CPU backend does: denormal floats cost a microcode assist each on
+        # x86, and on some cores that alone slows training several times.
+        torch.set_flush_denormal(True)
     manifest, variants = load_export(args.export, set(args.variants.split(",")) if args.variants else None)
-    device = torch.device("cuda")
-    props = torch.cuda.get_device_properties(device)
+    device = torch.device(args.device)
+    peer = "torch" if gpu else "torch-cpu"
     context = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "host_name": socket.gethostname(), "executable": "bench/peer_pytorch.py",
         "num_cpus": os.cpu_count(), "library_build_type": "release",
         "torch": torch.__version__, "python": platform.python_version(),
-        "cuda_runtime": torch.version.cuda, "cudnn": str(torch.backends.cudnn.version()),
-        "gpu": props.name, "gpu_sm_count": str(props.multi_processor_count),
         "tf32": str(args.tf32).lower(), "data": manifest.get("source", "?"),
-        "commit": os.environ.get("RNNB_COMMIT", "unknown"),
+        "commit": os.environ.get("RNNB_COMMIT", "unknown"), "device": args.device,
+        "torch_threads": str(torch.get_num_threads()),
     }
+    if gpu:
+        props = torch.cuda.get_device_properties(device)
+        context.update({"cuda_runtime": torch.version.cuda, "cudnn": str(torch.backends.cudnn.version()),
+                        "gpu": props.name, "gpu_sm_count": str(props.multi_processor_count)})
+    else:
+        context["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
     benchmarks = []
     for v in variants:
         print(f"{v.name}: {v.model['cell']} {v.model['layers']} layer(s){' bidirectional' if v.model['bidirectional'] else ''}, "
               f"{v.train_cfg['padding']}, {v.train_cfg['batching']} batches of {v.train_cfg['batch_size']}", flush=True)
-        benchmarks += benchmark_entries(v.name, train_variant(torch, np, v, args.epochs, device))
+        benchmarks += benchmark_entries(v.name, train_variant(torch, np, v, args.epochs, device,
+                                                              max_batches=args.max_batches), peer)
+        if args.also_padded and v.packed:
+            print(f"{v.name}: the same batches post-padded", flush=True)
+            benchmarks += benchmark_entries(f"{v.name}/padding:post",
+                                            train_variant(torch, np, v, args.epochs, device, "post",
+                                                          args.max_batches), peer)
         write_json_atomic(args.out, {"context": context, "benchmarks": benchmarks})  # progress survives a timeout
     print(f"wrote {args.out}")
     return 0
@@ -362,6 +400,12 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs per variant (default 3)")
     parser.add_argument("--variants", default="", help="comma-separated variant names (default: all)")
     parser.add_argument("--tf32", action="store_true", help="allow TF32 in cuDNN and matmul")
+    parser.add_argument("--device", choices=("cuda", "cpu"), default="cuda", help="where torch trains")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--also-padded", action="store_true",
+                        help="also run each packed variant's batches post-padded")
+    parser.add_argument("--max-batches", type=int, default=0,
+                        help="time only the first N batches of each epoch (times scaled by tokens)")
     parser.add_argument("--check-export", metavar="DIR", help="validate an export with numpy and exit")
     args = parser.parse_args(argv)
     if args.check_export:

@@ -1,6 +1,7 @@
 // The end-to-end training configurations the benchmarks time and the PyTorch peer repeats:
 // every preset (src/cli/presets.h), plus the default GRU on random batches packed and
-// post-padded (the end-to-end padded-vs-packed comparison). Each resolves through the same option table and
+// post-padded (the end-to-end padded-vs-packed comparison), and the default shape with the
+// other cells and as a bidirectional 2-layer stack (the per-cell comparison). Each resolves through the same option table and
 // presets as `rnnbench train`, so the data settings, model and optimizer are identical.
 // Quick mode swaps in a tiny synthetic dataset and shrinks the model (same structure).
 #pragma once
@@ -34,8 +35,19 @@ struct TrainVariant {
   }
 };
 
+// The default shape with each cell and as a bidirectional 2-layer GRU.
+inline const std::vector<TrainVariant>& cell_variants() {
+  static const std::vector<TrainVariant> variants = {
+      {"default", {}},
+      {"default", {{"cell", "lstm"}}},
+      {"default", {{"cell", "rnn-tanh"}}},
+      {"default", {{"layers", "2"}, {"bidirectional", "true"}}},
+  };
+  return variants;
+}
+
 // Every preset of `rnnbench presets`, in its order, with the default GRU's two random-batch
-// variants right after it.
+// variants and the other cell variants right after it.
 inline const std::vector<TrainVariant>& train_variants() {
   static const std::vector<TrainVariant> variants = [] {
     std::vector<TrainVariant> list;
@@ -44,11 +56,22 @@ inline const std::vector<TrainVariant>& train_variants() {
       if (preset.name == "default") {
         list.push_back({"default", {{"batching", "random"}}});
         list.push_back({"default", {{"batching", "random"}, {"padding", "post"}}});
+        for (size_t i = 1; i < cell_variants().size(); ++i) list.push_back(cell_variants()[i]);
       }
     }
     return list;
   }();
   return variants;
+}
+
+// The CPU's whole-epoch set: every cell variant in fp32 and with --math bf16.
+inline std::vector<TrainVariant> cpu_epoch_variants() {
+  std::vector<TrainVariant> list = cell_variants();
+  for (TrainVariant variant : cell_variants()) {
+    variant.overrides.push_back({"math", "bf16"});
+    list.push_back(variant);
+  }
+  return list;
 }
 
 // Mixed into the seed for the epoch's batch order, exactly as Trainer::run does, so a
@@ -66,10 +89,7 @@ struct TrainSetup {
 
 inline TrainSetup make_train_setup(const TrainVariant& variant, const Mode& mode) {
   std::vector<std::string> args = {"--preset", variant.preset};
-  for (const auto& [key, value] : variant.overrides) {
-    args.push_back("--" + key);
-    args.push_back(value);
-  }
+  for (const auto& [key, value] : variant.overrides) args.push_back("--" + key + "=" + value);  // flags too
   if (!mode.data.empty()) {
     args.push_back("--data");
     args.push_back(mode.data);
