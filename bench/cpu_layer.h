@@ -1,6 +1,7 @@
 // The CPU layer benchmark body shared by bench_cpu_rnn and bench_blas_ceiling (which runs
 // it interleaved with the ceiling, so both see the same machine state): CpuRnn over a
-// case's batches, inference forward or training forward + backward.
+// case's batches, inference forward or training forward + backward, on a thread team of
+// every hardware thread, as the CPU backend runs it by default.
 #pragma once
 
 #include <benchmark/benchmark.h>
@@ -8,7 +9,10 @@
 #include <cmath>
 #include <vector>
 
+#include "cpu/matmul.h"
+#include "cpu/matmul_bf16.h"
 #include "cpu/rnn_cpu.h"
+#include "cpu/thread_team.h"
 #include "layer_cases.h"
 
 namespace rnnb::bench {
@@ -16,7 +20,13 @@ namespace rnnb::bench {
 inline void run_cpu_layer(benchmark::State& state, const LayerCase& c, const LengthHistogram& histogram) {
   const LayerWorkload work(c, histogram);
   const RnnShape shape = c.shape();
-  CpuRnn<float> rnn(shape);
+  static ThreadTeam team(0);
+  use_single_threaded_libraries();
+  if (c.math == RnnMath::Bf16 && !bf16_matmul_available()) {
+    state.SkipWithError(bf16_unavailable_reason().c_str());
+    return;
+  }
+  CpuRnn<float> rnn(shape, 0.0f, CpuRnnOptions{&team, c.math == RnnMath::Bf16});
 
   const size_t rows = static_cast<size_t>(work.max_rows);
   const size_t states = static_cast<size_t>(shape.layers) * shape.dirs * c.batch * shape.hidden;

@@ -24,7 +24,7 @@ struct LayerCase {
   bool padded = false;
   bool backward = false;  // false: inference forward; true: training forward + backward
   RnnAlgo algo = RnnAlgo::Standard;  // cuDNN only
-  RnnMath math = RnnMath::Fp32;      // cuDNN only
+  RnnMath math = RnnMath::Fp32;      // cuDNN's modes; on the CPU fp32 or bf16
   int batch = 64;
   int embed = 128;
   int hidden = 256;
@@ -44,6 +44,7 @@ struct LayerCase {
                       "/hidden:" + std::to_string(hidden) + "/layers:" + std::to_string(layers) +
                       "/dirs:" + std::to_string(dirs) + "/lengths:" + lengths_name(lengths);
     if (gpu) out += "/algo:" + enum_name(algo) + "/math:" + enum_name(math);
+    if (!gpu && math != RnnMath::Fp32) out += "/math:" + enum_name(math);
     if (embed != 128) out += "/embed:" + std::to_string(embed);
     return out;
   }
@@ -137,6 +138,10 @@ inline std::vector<LayerCase> layer_sweep(const std::string& prefix, bool gpu, c
           LayerCase v = c;
           v.cell = cell;
           list.add(v);
+          if (!gpu && !padded) {  // the CPU's bf16 products (skipped where the build has no oneDNN)
+            v.math = RnnMath::Bf16;
+            list.add(v);
+          }
         }
         for (Lengths lengths : kAllLengths) {
           LayerCase v = c;

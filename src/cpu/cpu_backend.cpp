@@ -51,7 +51,7 @@ class CpuBackend final : public Backend {
     const int B = batch.size(), F = model_.features(), C = model_.classes, N = model_.head_hidden;
     float* params = state_.params.data();
     float* grad = grad_.data();
-    std::fill(grad_.begin(), grad_.end(), 0.0f);
+    for_each_share(layout_.total, [&](size_t begin, size_t end) { std::fill(grad + begin, grad + end, 0.0f); });
     dfeatures_.resize(static_cast<size_t>(B) * F);
     dact_.resize(static_cast<size_t>(B) * N);
     head_backward(dropped_.data(), act_.data(), dlogits_.data(), B, F, N, C, params + layout_.hidden_w,
@@ -83,7 +83,14 @@ class CpuBackend final : public Backend {
 
     // A non-finite loss or gradient skips the update entirely (the trainer decides whether
     // to stop); the squared norm is needed for that check even without clipping.
-    const double squares = sum_of_squares(grad, layout_.total);
+    lane_squares_.resize(team_.size());
+    team_.run([&](int lane) {
+      int64_t begin, end;
+      ThreadTeam::split(static_cast<int64_t>(layout_.total), lane, team_.size(), &begin, &end);
+      lane_squares_[lane] = sum_of_squares(grad + begin, static_cast<size_t>(end - begin));
+    });
+    double squares = 0.0;
+    for (double part : lane_squares_) squares += part;  // in lane order: reproducible
     if (!step_is_finite(batch_loss, squares)) {
       if (stats_.skipped++ == 0) stats_.first_skipped = steps_since_stats_;
       ++steps_since_stats_;
@@ -97,8 +104,10 @@ class CpuBackend final : public Backend {
     OptimConfig step_config = optim_;
     step_config.lr = lr;
     ++state_.adam_step;
-    adam_update(params, grad, state_.adam_m.data(), state_.adam_v.data(), layout_.total,
-                step_config, state_.adam_step, scale);
+    for_each_share(layout_.total, [&](size_t begin, size_t end) {
+      adam_update(params + begin, grad + begin, state_.adam_m.data() + begin, state_.adam_v.data() + begin,
+                  end - begin, step_config, state_.adam_step, scale);
+    });
   }
 
   void evaluate(Slot slot, const Batch& batch, float* prob_positive) override {
@@ -127,6 +136,17 @@ class CpuBackend final : public Backend {
   std::vector<float> last_gradient() override { return steps_taken_ > 0 ? grad_ : std::vector<float>{}; }
 
  private:
+  // fn(begin, end) on each lane's contiguous share of n elements (elementwise passes over
+  // the parameters, which are memory-bound: both cores' bandwidth halves their time).
+  template <typename Fn>
+  void for_each_share(size_t n, Fn fn) {
+    team_.run([&](int lane) {
+      int64_t begin, end;
+      ThreadTeam::split(static_cast<int64_t>(n), lane, team_.size(), &begin, &end);
+      fn(static_cast<size_t>(begin), static_cast<size_t>(end));
+    });
+  }
+
   static const BackendOptions& checked(const BackendOptions& options) {
     if (options.algo != RnnAlgo::Standard || options.loss_scale != 0.0f ||
         (options.math != RnnMath::Fp32 && options.math != RnnMath::Bf16))
@@ -216,6 +236,7 @@ class CpuBackend final : public Backend {
   std::vector<float> x_, y_, hy_, cy_, features_, dropped_, mask_, logits_, dlogits_, dfeatures_, dhy_, dx_;
   std::vector<float> embed_mask_, act_, dact_, dy_;
   std::vector<int64_t> step_offsets_;
+  std::vector<double> lane_squares_;
   std::vector<int32_t> argmax_;
   bool embed_dropped_ = false;
 };
