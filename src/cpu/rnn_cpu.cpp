@@ -81,7 +81,11 @@ struct CpuRnn<T>::Impl {
   };
   // One lane's scratch and partial sums.
   struct Lane {
-    std::vector<T> gr;                 // [rows x G*H] h_prev R^T of the lane's rows
+    // The lane's rows of a step, contiguous (row i is batch row j + i L): strided rows would
+    // put every row of a product in the same few cache sets.
+    std::vector<T> gr;                 // [rows x G*H] h_prev R^T
+    std::vector<T> hp;                 // [rows x H] h_prev
+    std::vector<T> dh, dc;             // [rows x H] backward: gradients of h (and LSTM's c)
     std::vector<T> bias_in, bias_rec;  // [G*H] bias-gradient sums over the lane's rows
     std::vector<T> dwt, drt;           // [I x G*H], [H x G*H] dW^T, dR^T over the lane's rows
     // The backward chunk: rows in the order the lane produced them.
@@ -110,8 +114,6 @@ struct CpuRnn<T>::Impl {
   bool have_train_state = false;
   bool dropout_applied = false;
 
-  // Backward scratch.
-  std::vector<T> dh_state, dc_state;  // [B x H]
   std::vector<T> dlayer[2];           // [N x dirs*H] gradient between layers
 
   int lane_count() const { return static_cast<int>(lanes.size()); }
@@ -228,20 +230,19 @@ void CpuRnn<T>::Impl::run_direction(int l, int d, const T* weights, T* out, T* h
       const int with_state = prev_rows(d, t);
       const int mine_with_state = lane_rows(with_state, j, L);
 
-      // The state entering this step, copied per token (backward needs it); zero for rows
-      // that start here.
-      T* hp = s.hprev.data() + n0 * H;
+      // The state entering this step, zero for rows that start here; kept per token for
+      // backward.
       const size_t p0 = with_state > 0 ? prev_start(d, t) : 0;
-      for (int b = j; b < rows; b += L) {
-        T* dst = hp + static_cast<size_t>(b) * H;
+      for (int i = 0, b = j; i < mine; ++i, b += L) {
+        T* dst = lane.hp.data() + static_cast<size_t>(i) * H;
         if (b < with_state)
           std::memcpy(dst, out + (p0 + b) * ldo + d * H, sizeof(T) * H);
         else
           std::fill(dst, dst + H, T(0));
+        std::memcpy(s.hprev.data() + (n0 + b) * H, dst, sizeof(T) * H);
       }
-      // gr = h_prev R^T for this lane's rows (row i of gr is batch row j + i L).
-      mul_weight(lane, mine_with_state, GH, H, hp + static_cast<size_t>(j) * H, L * H, w.rt.data(), w.rt16.data(), 0.0f,
-                 lane.gr.data(), GH);
+      mul_weight(lane, mine_with_state, GH, H, lane.hp.data(), H, w.rt.data(), w.rt16.data(), 0.0f, lane.gr.data(),
+                 GH);
       std::fill(lane.gr.data() + static_cast<size_t>(mine_with_state) * GH,
                 lane.gr.data() + static_cast<size_t>(mine) * GH, T(0));
 
@@ -256,7 +257,8 @@ void CpuRnn<T>::Impl::run_direction(int l, int d, const T* weights, T* out, T* h
             rnn_cells::rnn_forward(H, cell == Cell::RnnRelu, gr, bR, gates, h_out);
             break;
           case Cell::Gru:
-            rnn_cells::gru_forward(H, gr, bR, hp + static_cast<size_t>(b) * H, gates, s.hn.data() + n * H, h_out);
+            rnn_cells::gru_forward(H, gr, bR, lane.hp.data() + static_cast<size_t>(i) * H, gates, s.hn.data() + n * H,
+                                   h_out);
             break;
           case Cell::Lstm: {
             T* cp = s.cprev.data() + n * H;
@@ -349,19 +351,24 @@ void CpuRnn<T>::Impl::backward_direction(int l, int d, const T* weights, const T
   const T* input = layer_input(l);
 
   const size_t block = static_cast<size_t>(l * shape.dirs + d) * batch * H;
-  if (dhy)
-    std::memcpy(dh_state.data(), dhy + block, sizeof(T) * batch * H);
-  else
-    std::fill(dh_state.begin(), dh_state.begin() + static_cast<size_t>(batch) * H, T(0));
-  if (cell == Cell::Lstm) {
-    if (dcy)
-      std::memcpy(dc_state.data(), dcy + block, sizeof(T) * batch * H);
-    else
-      std::fill(dc_state.begin(), dc_state.begin() + static_cast<size_t>(batch) * H, T(0));
-  }
 
   run([&](int j) {
     Lane& lane = lanes[j];
+    // The final-state gradients of the lane's sequences.
+    for (int i = 0, b = j; b < batch; ++i, b += L) {
+      T* dh = lane.dh.data() + static_cast<size_t>(i) * H;
+      T* dc = lane.dc.data() + static_cast<size_t>(i) * H;
+      const size_t src = block + static_cast<size_t>(b) * H;
+      if (dhy)
+        std::memcpy(dh, dhy + src, sizeof(T) * H);
+      else
+        std::fill(dh, dh + H, T(0));
+      if (cell != Cell::Lstm) continue;
+      if (dcy)
+        std::memcpy(dc, dcy + src, sizeof(T) * H);
+      else
+        std::fill(dc, dc + H, T(0));
+    }
     lane.bias_in.assign(GH, T(0));
     lane.bias_rec.assign(GH, T(0));
     lane.dwt.assign(static_cast<size_t>(I) * GH, T(0));
@@ -388,7 +395,7 @@ void CpuRnn<T>::Impl::backward_direction(int l, int d, const T* weights, const T
       }
       const size_t n0 = row_start[t];
       for (int i = 0, b = j; i < mine; ++i, b += L) {
-        T* dh = dh_state.data() + static_cast<size_t>(b) * H;
+        T* dh = lane.dh.data() + static_cast<size_t>(i) * H;
         const size_t n = n0 + b;
         if (dy) {
           const T* src = dy + n * ldo + d * H;
@@ -408,7 +415,7 @@ void CpuRnn<T>::Impl::backward_direction(int l, int d, const T* weights, const T
             break;
           case Cell::Lstm:
             rnn_cells::lstm_backward(H, gates, s.cprev.data() + n * H, s.tanh_cell.data() + n * H, dh,
-                                     dc_state.data() + static_cast<size_t>(b) * H, gx);
+                                     lane.dc.data() + static_cast<size_t>(i) * H, gx);
             break;
         }
         std::memcpy(lane.xs.data() + row * I, input + n * I, sizeof(T) * I);
@@ -418,7 +425,7 @@ void CpuRnn<T>::Impl::backward_direction(int l, int d, const T* weights, const T
       // dh_prev = dGr R (+ z * dh for GRU, left in dh by the cell), for this lane's rows
       // that have a previous state: the first ones, as rows only end going backwards.
       mul_weight(lane, lane_rows(prev_rows(d, t), j, L), H, GH, chunk_gr + static_cast<size_t>(used) * GH, GH, R,
-                 w.r16.data(), gru ? 1.0f : 0.0f, dh_state.data() + static_cast<size_t>(j) * H, L * H);
+                 w.r16.data(), gru ? 1.0f : 0.0f, lane.dh.data(), H);
       used += mine;
     }
     flush_chunk(lane, used, I, W, gru, d == 1, dx);
@@ -501,9 +508,10 @@ void CpuRnn<T>::forward(const T* weights, const T* x, const std::vector<int>& ba
   const int H = shape.hidden;
   const size_t width = static_cast<size_t>(shape.output());
   const size_t lane_batch = static_cast<size_t>(m.batch + m.lane_count() - 1) / m.lane_count();
-  for (auto& lane : m.lanes) grow(lane.gr, lane_batch * shape.gates() * H);
-  grow(m.dh_state, static_cast<size_t>(m.batch) * H);
-  grow(m.dc_state, static_cast<size_t>(m.batch) * H);
+  for (auto& lane : m.lanes) {
+    grow(lane.gr, lane_batch * shape.gates() * H);
+    for (std::vector<T>* v : {&lane.hp, &lane.dh, &lane.dc}) grow(*v, lane_batch * H);
+  }
   m.prepare_weights(weights);
 
   for (int l = 0; l < shape.layers; ++l) {
