@@ -34,6 +34,8 @@ class Bf16Matmul {
 
   // C[m x n] = bf16(A)[m x k] B[k x n] + beta C (beta 0 or 1), B already bf16.
   void matmul(int m, int n, int k, const float* a, int lda, const Bf16* b, int ldb, float beta, float* c, int ldc);
+  // The same with A already bf16.
+  void matmul(int m, int n, int k, const Bf16* a, int lda, const Bf16* b, int ldb, float beta, float* c, int ldc);
 
  private:
   struct Impl;

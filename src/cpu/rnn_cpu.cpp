@@ -315,8 +315,11 @@ void CpuRnn<T>::Impl::flush_chunk(Lane& lane, int rows, int I, const T* W, bool 
   mul_weight(lane, I, GH, rows, lane.xt.data(), rows, lane.gx.data(), gx16, 1.0f, lane.dwt.data(), GH);
   mul_weight(lane, H, GH, rows, lane.ht.data(), rows, gr, gr16, 1.0f, lane.drt.data(), GH);
   if (!dx) return;
-  mul_weight(lane, rows, I, GH, lane.gx.data(), GH, W, options.bf16 ? weights_t[current].w16.data() : nullptr,
-             0.0f, lane.dxs.data(), I);
+  if constexpr (std::is_same_v<T, float>) {
+    if (options.bf16)
+      lane.bf16->matmul(rows, I, GH, gx16, GH, weights_t[current].w16.data(), I, 0.0f, lane.dxs.data(), I);
+  }
+  if (!options.bf16) mul_weight(lane, rows, I, GH, lane.gx.data(), GH, W, nullptr, 0.0f, lane.dxs.data(), I);
   for (int r = 0; r < rows; ++r) {
     T* dst = dx + lane.tokens[r] * I;
     const T* src = lane.dxs.data() + static_cast<size_t>(r) * I;
