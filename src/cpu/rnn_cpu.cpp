@@ -77,6 +77,7 @@ struct CpuRnn<T>::Impl {
   // The weights of one (layer, direction) in the orientations the products take.
   struct DirWeights {
     std::vector<T> wt, rt;                   // W^T [I x G*H], R^T [H x G*H]
+    std::vector<T> bias;                     // bW + bR (GRU's n gate: bW alone; see rnn_cells.h)
     std::vector<Bf16> wt16, rt16, w16, r16;  // bf16: the same and W, R as they are
   };
   // One lane's scratch and partial sums.
@@ -167,6 +168,11 @@ void CpuRnn<T>::Impl::prepare_weights(const T* weights) {
       w.rt.resize(static_cast<size_t>(H) * GH);
       transpose(block + shape.w_offset(l), GH, I, I, w.wt.data());
       transpose(block + shape.r_offset(l), GH, H, H, w.rt.data());
+      const T* bW = block + shape.bw_offset(l);
+      const T* bR = block + shape.br_offset(l);
+      const int summed = shape.cell == Cell::Gru ? 2 * H : GH;
+      w.bias.assign(bW, bW + GH);
+      for (int i = 0; i < summed; ++i) w.bias[i] += bR[i];
       if constexpr (std::is_same_v<T, float>) {
         if (options.bf16) {
           to_bf16(w.wt.data(), w.wt.size(), w.wt16);
@@ -186,7 +192,6 @@ void CpuRnn<T>::Impl::run_direction(int l, int d, const T* weights, T* out, T* h
   const int ldo = shape.output();
   const int steps = static_cast<int>(batch_sizes.size());
   const T* block = weights + shape.block_offset(l, d);
-  const T* bW = block + shape.bw_offset(l);
   const T* bR = block + shape.br_offset(l);
   const DirWeights& w = weights_t[l * shape.dirs + d];
   DirStore& s = layers[l].dir[d];
@@ -204,15 +209,15 @@ void CpuRnn<T>::Impl::run_direction(int l, int d, const T* weights, T* out, T* h
   }
   const T* input = layer_input(l);
 
-  // Input projection of every token: gates = X W^T + bW, lane j taking tiles j, j+L, ...
+  // Input projection of every token, gates = X W^T (the cells add the biases), lane j
+  // taking tiles j, j+L, ...
   const int tiles = static_cast<int>((N + kRowTile - 1) / kRowTile);
   run([&](int j) {
     for (int tile = j; tile < tiles; tile += L) {
       const size_t r0 = static_cast<size_t>(tile) * kRowTile;
       const int rows = static_cast<int>(std::min<size_t>(kRowTile, N - r0));
-      T* g = s.gates.data() + r0 * GH;
-      for (int r = 0; r < rows; ++r) std::memcpy(g + static_cast<size_t>(r) * GH, bW, sizeof(T) * GH);
-      mul_weight(lanes[j], rows, GH, I, input + r0 * I, I, w.wt.data(), w.wt16.data(), 1.0f, g, GH);
+      mul_weight(lanes[j], rows, GH, I, input + r0 * I, I, w.wt.data(), w.wt16.data(), 0.0f, s.gates.data() + r0 * GH,
+                 GH);
     }
   });
 
@@ -254,11 +259,11 @@ void CpuRnn<T>::Impl::run_direction(int l, int d, const T* weights, T* out, T* h
         switch (cell) {
           case Cell::RnnTanh:
           case Cell::RnnRelu:
-            rnn_cells::rnn_forward(H, cell == Cell::RnnRelu, gr, bR, gates, h_out);
+            rnn_cells::rnn_forward(H, cell == Cell::RnnRelu, gr, w.bias.data(), gates, h_out);
             break;
           case Cell::Gru:
-            rnn_cells::gru_forward(H, gr, bR, lane.hp.data() + static_cast<size_t>(i) * H, gates, s.hn.data() + n * H,
-                                   h_out);
+            rnn_cells::gru_forward(H, gr, w.bias.data(), bR, lane.hp.data() + static_cast<size_t>(i) * H, gates,
+                                   s.hn.data() + n * H, h_out);
             break;
           case Cell::Lstm: {
             T* cp = s.cprev.data() + n * H;
@@ -266,7 +271,8 @@ void CpuRnn<T>::Impl::run_direction(int l, int d, const T* weights, T* out, T* h
               std::memcpy(cp, s.cell.data() + (p0 + b) * H, sizeof(T) * H);
             else
               std::fill(cp, cp + H, T(0));
-            rnn_cells::lstm_forward(H, gr, bR, cp, gates, s.cell.data() + n * H, s.tanh_cell.data() + n * H, h_out);
+            rnn_cells::lstm_forward(H, gr, w.bias.data(), cp, gates, s.cell.data() + n * H, s.tanh_cell.data() + n * H,
+                                    h_out);
             break;
           }
         }
