@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "cpu/matmul.h"
+#include "cpu/matmul_bf16.h"
 #include "imdb_lengths.h"
 #include "model/rnn_shape.h"
 #include "util/blas.h"
@@ -102,6 +104,8 @@ inline void add_common_context(const Mode& mode) {
   benchmark::AddCustomContext("load_average_at_start", first_line_with("/proc/loadavg", ""));
   benchmark::AddCustomContext("blas", std::string("OpenBLAS ") + openblas_get_config());
   benchmark::AddCustomContext("blas_threads", std::to_string(blas_threads()));
+  benchmark::AddCustomContext("cpu_float_products", float_matmul_library());
+  benchmark::AddCustomContext("cpu_bf16_products", bf16_matmul_library());
   benchmark::AddCustomContext("bench_mode", mode.name());
 }
 

@@ -381,8 +381,9 @@ def run_peer(args):
     for v in variants:
         print(f"{v.name}: {v.model['cell']} {v.model['layers']} layer(s){' bidirectional' if v.model['bidirectional'] else ''}, "
               f"{v.train_cfg['padding']}, {v.train_cfg['batching']} batches of {v.train_cfg['batch_size']}", flush=True)
+        limit = (args.packed_batches or args.max_batches) if v.packed else args.max_batches
         benchmarks += benchmark_entries(v.name, train_variant(torch, np, v, args.epochs, device,
-                                                              max_batches=args.max_batches), peer)
+                                                              max_batches=limit), peer)
         if args.also_padded and v.packed:
             print(f"{v.name}: the same batches post-padded", flush=True)
             benchmarks += benchmark_entries(f"{v.name}/padding:post",
@@ -406,6 +407,8 @@ def main(argv=None):
                         help="also run each packed variant's batches post-padded")
     parser.add_argument("--max-batches", type=int, default=0,
                         help="time only the first N batches of each epoch (times scaled by tokens)")
+    parser.add_argument("--packed-batches", type=int, default=0,
+                        help="the same for packed runs (default: --max-batches); on the CPU they are far slower")
     parser.add_argument("--check-export", metavar="DIR", help="validate an export with numpy and exit")
     args = parser.parse_args(argv)
     if args.check_export:

@@ -6,9 +6,13 @@
 #
 # Usage: scripts/bench.sh [quick|default|full] [suite ...]
 #   suites: blas (bench_blas_ceiling), cpu (bench_cpu_rnn), gpu (bench_rnn_layer),
-#           train (bench_train); default: all of them (gpu only does anything with a GPU)
+#           train (bench_train), gemm (bench_gemm_libraries), peer-cpu (PyTorch on the CPU,
+#           bench/peer_pytorch.py, on the cell variants' batches), profile (the CPU epoch
+#           profile, scripts/profile_cpu.py; PROFILE_BEFORE=<an older rnnbench> adds its
+#           profile as "before"); default: blas cpu gpu train
 #   env: BUILD=build-bench  RESULTS=results/bench (quick: results/tmp/bench)  RNNB_DATA=<IMDB archive>
 #        REPETITIONS=5 (layer and ceiling benches, interleaved)  NO_REPORT=1  FILTER=<regex for every suite>
+#        PEER_CPU_BATCHES=60 PEER_CPU_PACKED_BATCHES=6 (batches PyTorch times per configuration)
 #
 #        scripts/bench.sh gpu-bundle
 #   the same as scripts/build_gpu.sh (the benches travel in build-gpu/bundle.tar.xz).
@@ -22,7 +26,7 @@ mode=${1:-default}
 
 case "$mode" in
   quick|default|full) ;;
-  *) echo "usage: scripts/bench.sh [quick|default|full] [blas|cpu|gpu|train ...] | gpu-bundle" >&2; exit 2 ;;
+  *) echo "usage: scripts/bench.sh [quick|default|full] [blas|cpu|gpu|train|gemm|peer-cpu|profile ...] | gpu-bundle" >&2; exit 2 ;;
 esac
 suites=("$@")
 [ ${#suites[@]} -eq 0 ] && suites=(blas cpu gpu train)
@@ -34,7 +38,7 @@ REPETITIONS=${REPETITIONS:-5}
 . scripts/common.sh
 cmake --preset bench -B "$BUILD" > /dev/null
 # bench_rnn_layer (cuDNN) exists only in a build with CUDA: without it the gpu suite says so.
-targets=(bench_blas_ceiling bench_cpu_rnn bench_train)
+targets=(bench_blas_ceiling bench_cpu_rnn bench_train bench_gemm_libraries export_dataset rnnbench)
 has_gpu_bench=0
 if grep -q '^RNNB_HAVE_CUDA:INTERNAL=ON' "$BUILD/CMakeCache.txt" 2>/dev/null; then
   targets+=(bench_rnn_layer)
@@ -80,6 +84,37 @@ run_suite() {  # exe, extra flags...
   echo "($exe: $((SECONDS - start)) s)"
 }
 
+# PyTorch on the CPU, same threads, on the batches bench_train's cell variants train on.
+peer_cpu() {
+  echo "== peer_pytorch (CPU)"
+  local export=results/tmp/bench-export
+  rm -rf "$export"
+  "$BUILD/export_dataset" --out "$export" --epochs 1 ${RNNB_DATA:+"--data=$RNNB_DATA"} > "$logs/export_dataset.log"
+  local batches=${PEER_CPU_BATCHES:-60} packed=${PEER_CPU_PACKED_BATCHES:-6}
+  [ "$mode" = quick ] && batches=2 packed=2
+  python3 bench/peer_pytorch.py --export "$export" --device cpu --threads "$(nproc)" --also-padded --epochs 1 \
+    --max-batches "$batches" --packed-batches "$packed" \
+    --variants default,default/cell:lstm,default/cell:rnn-tanh,default/layers:2/bidirectional:true \
+    --out "$out/peer_pytorch_cpu.json" 2>&1 | tee "$logs/peer_pytorch_cpu.log"
+}
+
+# The epoch profile, fp32 and bf16 (and an older build's as "before").
+profile_cpu() {
+  echo "== profile_cpu"
+  local limit=3000
+  [ "$mode" = quick ] && limit=200
+  local data=()
+  [ -n "${RNNB_DATA:-}" ] && data=(--data "$RNNB_DATA")
+  if [ -n "${PROFILE_BEFORE:-}" ]; then
+    python3 scripts/profile_cpu.py --rnnbench "$PROFILE_BEFORE" --label before --math fp32 \
+      --train-limit "$limit" --out "$out/cpu_profile.json" "${data[@]}"
+  fi
+  for math in fp32 bf16; do
+    python3 scripts/profile_cpu.py --rnnbench "$BUILD/rnnbench" --label after --math "$math" \
+      --train-limit "$limit" --out "$out/cpu_profile.json" "${data[@]}"
+  done
+}
+
 # Repetitions of the layer and ceiling cases run in a random interleaved order, so a burst
 # of load from elsewhere on a shared machine spreads over many cases instead of ruining one.
 reps=()
@@ -92,7 +127,10 @@ for suite in "${suites[@]}"; do
       if [ "$has_gpu_bench" = 1 ]; then run_suite bench_rnn_layer "${reps[@]}"
       else echo "== bench_rnn_layer: not built (a CPU-only build has no cuDNN layer bench)"; fi ;;
     train) run_suite bench_train ;;
-    *) echo "bench: unknown suite '$suite' (blas, cpu, gpu, train)" >&2; exit 2 ;;
+    gemm) run_suite bench_gemm_libraries "${reps[@]}" --benchmark_min_time=0.2 ;;
+    peer-cpu) peer_cpu ;;
+    profile) profile_cpu ;;
+    *) echo "bench: unknown suite '$suite' (blas, cpu, gpu, train, gemm, peer-cpu, profile)" >&2; exit 2 ;;
   esac
 done
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -2,8 +2,11 @@
 """Renders results/bench/REPORT.md (markdown tables and PNG plots) from the benchmark JSON
 under results/bench/<device>/: packed vs padded against the ideal token ratio, RNN vs GRU
 vs LSTM at equal sizes, the shape sweeps, cuDNN algorithms and math modes, the CPU's
-fraction of the OpenBLAS ceiling, end-to-end training with the PyTorch peer side by side,
-and the accuracy table from results/accuracy.json when present.
+fraction of the OpenBLAS ceiling, end-to-end training with the PyTorch peer side by side
+(GPU and CPU), the CPU engine's epochs per cell in fp32 and bf16 against the machine's
+large-GEMM rate, the GEMM libraries on the stack's products, the CPU epoch profile
+(cpu_profile.json from scripts/profile_cpu.py), and the accuracy table from
+results/accuracy.json when present.
 
     scripts/report.py [--results results/bench] [--out results/bench/REPORT.md] [--no-install]
 
@@ -22,7 +25,8 @@ import sys
 TO_SECONDS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
 SUFFIX = re.compile(r"/(real_time|manual_time|iterations:\d+|repeats:\d+)")
 TARGETS = {"gpu_epoch_s": 1.5, "gpu_vs_torch": 2.0, "gpu_packed_speedup": 3.0, "cpu_epoch_s": 60.0,
-           "cpu_ceiling": 0.70}
+           "cpu_ceiling": 0.70, "cpu_vs_torch": 2.5, "cpu_of_large_gemm": 0.65, "cpu_bf16_speedup": 1.8}
+PROFILE_FILE = "cpu_profile.json"  # not Google Benchmark JSON: read by cpu_profile()
 DEFAULT = {"cell": "gru", "batch": "64", "hidden": "256", "layers": "1", "dirs": "1", "lengths": "imdb",
            "algo": "standard", "math": "fp32"}
 
@@ -95,6 +99,8 @@ class Device:
         self.files = []
         self.loads = []  # (suite, 1-minute load average when it started)
         for path in sorted(glob.glob(os.path.join(folder, "*.json"))):
+            if os.path.basename(path) == PROFILE_FILE:
+                continue
             try:
                 context, results, errors = load_file(path)
             except (OSError, ValueError, KeyError) as e:
@@ -443,12 +449,12 @@ def training(d, peer):
     for r in d.results.values():
         if r.family in ("train_step", "train_epoch"):
             device, variant = r.positional[0], "/".join([r.positional[1]] + [f"{k}:{v}" for k, v in r.fields.items()])
-            if device != "torch" and (device, variant) not in variants:
+            if not device.startswith("torch") and (device, variant) not in variants:
                 variants.append((device, variant))
     for device, variant in variants:
         step = d.results.get(f"train_step/{device}/{variant}")
         epoch = d.results.get(f"train_epoch/{device}/{variant}")
-        torch_epoch = peer.get(f"train_epoch/torch/{variant}") if device == "cuda" else None
+        torch_epoch = peer.get(f"train_epoch/torch/{variant}") if device == "cuda" else torch_cpu_fastest(peer, variant)[1]
         rows.append((device, variant, fmt_time(step.seconds) if step else "–",
                      si(step.c("tokens_per_second")) if step else "–",
                      fmt_time(epoch.c("train_seconds")) if epoch else "–",
@@ -464,6 +470,132 @@ def training(d, peer):
             "PyTorch peer's epoch time over rnnbench's on the same batches.\n\n")
     return text + table(["device", "variant", "step", "step tokens/s", "epoch (train)", "epoch tokens/s",
                          "padding", "val acc", "PyTorch epoch", "vs PyTorch"], rows)
+
+
+def torch_cpu_fastest(peer, variant):
+    """PyTorch CPU's fastest epoch for a variant's batches (as exported, or post-padded):\n    (configuration, result), or (None, None). A bf16 variant is compared with fp32 PyTorch."""
+    base = variant.replace("/math:bf16", "")
+    found = [(name, peer.get(f"train_epoch/torch-cpu/{base}{suffix}"))
+             for name, suffix in (("as exported", ""), ("post-padded", "/padding:post"))]
+    found = [(n, r) for n, r in found if r]
+    if not found:
+        return None, None
+    return min(found, key=lambda nr: nr[1].c("train_seconds"))
+
+
+def large_gemm_rate(d):
+    """The machine's best fp32 large-GEMM rate (bench_gemm_libraries' large/*): (GFLOP/s, name)."""
+    best = None
+    for r in d.family("large"):
+        rate = r.c("GFLOP_per_second")
+        if rate and (best is None or rate > best[0]):
+            best = (rate, f"{r.positional[0]}, {r.get('size')}³, {r.get('lib_threads')} threads")
+    return best
+
+
+CPU_CELLS = [("default", "GRU"), ("default/cell:lstm", "LSTM"), ("default/cell:rnn-tanh", "tanh RNN"),
+             ("default/layers:2/bidirectional:true", "GRU, 2 layers, bidirectional")]
+
+
+def cpu_engine(d, peer):
+    """Headline lines and the per-cell table of the CPU engine's epochs (fp32, bf16) against\n    PyTorch CPU's fastest configuration and the machine's large-GEMM rate."""
+    large = large_gemm_rate(d)
+    lines, rows = [], []
+    for variant, name in CPU_CELLS:
+        fp32 = d.results.get(f"train_epoch/cpu/{variant}")
+        bf16 = d.results.get(f"train_epoch/cpu/{variant}/math:bf16")
+        config, torch_epoch = torch_cpu_fastest(peer, variant)
+        if not fp32:
+            continue
+        s32 = fp32.c("train_seconds")
+        s16 = bf16.c("train_seconds") if bf16 else None
+        ts = torch_epoch.c("train_seconds") if torch_epoch else None
+        of_large = fp32.c("GFLOP_per_second") / large[0] if large else None
+        rows.append((name, fmt_time(s32), si(fp32.c("tokens_per_second")), f"{fp32.c('GFLOP_per_second'):.0f}",
+                     pct(of_large) if of_large else "–", fmt_time(s16) if s16 else "–",
+                     ratio(s32 / s16) if s16 else "–", fmt_time(ts) if ts else "–", config or "–",
+                     ratio(ts / s32) if ts else "–", ratio(ts / s16) if ts and s16 else "–",
+                     pct(fp32.c("val_accuracy")), pct(bf16.c("val_accuracy")) if bf16 else "–"))
+        if variant != "default":
+            continue
+        if large:
+            lines.append(f"- Default GRU epoch on the CPU, fp32: **{fmt_time(s32)}** ({si(fp32.c('tokens_per_second'))} "
+                         f"tokens/s, {fp32.c('GFLOP_per_second'):.0f} GFLOP/s) = **{pct(of_large)}** of this machine's "
+                         f"best fp32 large GEMM ({large[0]:.0f} GFLOP/s, {large[1]}); target ≥ "
+                         f"{pct(TARGETS['cpu_of_large_gemm'])}: {verdict(of_large >= TARGETS['cpu_of_large_gemm'])}.")
+        if ts:
+            rel = ts / s32
+            lines.append(f"- Against PyTorch CPU's fastest configuration ({config}, {fmt_time(ts)}, same batches and "
+                         f"threads): **{ratio(rel)}**; target ≥ {TARGETS['cpu_vs_torch']}×: "
+                         f"{verdict(rel >= TARGETS['cpu_vs_torch'])}.")
+        if s16:
+            rel = s32 / s16
+            lines.append(f"- bf16 epoch: **{fmt_time(s16)}**, {ratio(rel)} the fp32 epoch; target ≥ "
+                         f"{TARGETS['cpu_bf16_speedup']}×: {verdict(rel >= TARGETS['cpu_bf16_speedup'])}.")
+    if not rows:
+        return "", ""
+    text = ("One training epoch of each cell at the default shape (embed 128, hidden 256, batch 64, bucketed, "
+            "packed), in fp32 and with `--math bf16`, on the same batches as the PyTorch CPU peer "
+            "(bench/peer_pytorch.py --device cpu, same thread count, denormals flushed as rnnbench does; its "
+            "fastest of packed and post-padded). *of large GEMM*: the epoch's useful GFLOP/s over the machine's best "
+            "fp32 large-GEMM rate. Validation accuracy after one epoch, for the two maths side by side.\n\n")
+    text += table(["cell", "fp32 epoch", "tokens/s", "GFLOP/s", "of large GEMM", "bf16 epoch", "bf16 speedup",
+                   "PyTorch CPU", "PyTorch config", "fp32 vs PyTorch", "bf16 vs PyTorch", "val acc fp32",
+                   "val acc bf16"], rows)
+    return "\n".join(lines) + "\n", text
+
+
+def gemm_libraries(d):
+    """bench_gemm_libraries: GFLOP/s per product and library, both cores (one per thread)."""
+    results = d.family("gemm")
+    if not results:
+        return ""
+    libraries = list(dict.fromkeys(r.positional[0] for r in results))
+    products = list(dict.fromkeys((r.positional[1], r.get("cell"), r.get("m"), r.get("n"), r.get("k")) for r in results))
+    rows = []
+    for product, cell, m, n, k in products:
+        row = [product, cell, f"{m} × {n} × {k}"]
+        for lib in libraries:
+            cells = []
+            for threads in ("1", str(d.context.get("hardware_threads", "2"))):
+                hit = [r for r in results if r.positional == [lib, product] and r.get("cell") == cell
+                       and r.get("threads", "1") == threads]
+                cells.append(f"{hit[0].c('GFLOP_per_second'):.0f}" if hit and hit[0].c("GFLOP_per_second") else "–")
+            row.append(" / ".join(cells))
+        rows.append(row)
+    text = ("The stack's products (bench_gemm_libraries; m × n × k of C = A B), each library single-threaded per "
+            "thread as the stack's lanes run them: GFLOP/s on one core / on all cores at once (the machine's total). "
+            "The stack runs fp32 on libxsmm and bf16 on oneDNN's matmul.\n\n")
+    text += table(["product", "cell", "m × n × k"] + libraries, rows)
+    large = sorted(d.family("large"), key=lambda r: -(r.c("GFLOP_per_second") or 0))
+    if large:
+        text += "\nLarge fp32 products with each library's own threads (the reference rate):\n\n"
+        text += table(["library", "size", "threads", "GFLOP/s"],
+                      [(r.positional[0], f"{r.get('size')}³", r.get("lib_threads"), f"{r.c('GFLOP_per_second'):.0f}")
+                       for r in large])
+    return text
+
+
+def cpu_profile(d):
+    path = os.path.join(d.folder, PROFILE_FILE)
+    if not os.path.exists(path):
+        return ""
+    try:
+        with open(path) as f:
+            profiles = json.load(f).get("profiles", [])
+    except (OSError, ValueError) as e:
+        return f"{path} could not be read: {e}\n"
+    if not profiles:
+        return ""
+    parts = list(dict.fromkeys(k for p in profiles for k in p["parts"]))
+    headers = ["part"] + [f"{p['label']} ({p['math']})" for p in profiles]
+    rows = [[part] + [f"{p['parts'].get(part, 0.0):.1f}%" for p in profiles] for part in parts]
+    rows.append(["epoch tokens/s"] + [si(p["tokens_per_second"]) if p.get("tokens_per_second") else "–"
+                                      for p in profiles])
+    text = ("Share of CPU samples (`perf record`, both threads) by part of the training step, for one epoch of "
+            "`rnnbench train " + profiles[0].get("command", "").replace("train ", "", 1).split(" --out")[0] +
+            "` (scripts/profile_cpu.py). *before* is the engine before this report's changes.\n\n")
+    return text + table(headers, rows)
 
 
 def headline(d, peer):
@@ -498,6 +630,9 @@ def headline(d, peer):
         lines.append(f"- CPU training step on random batches, packed over post-padded (real tokens/s of each's median "
                      f"batch): **{ratio(a.c('tokens_per_second') / b.c('tokens_per_second'))}** "
                      f"(padding {ratio(b.c('padding_overhead'))}).")
+    engine_lines, _ = cpu_engine(d, peer)
+    if engine_lines:
+        lines.append(engine_lines.rstrip("\n"))
     e = d.results.get("train_epoch/cpu/default")
     if e:
         s = e.c("train_seconds")
@@ -557,13 +692,22 @@ def render(devices, plots, accuracy_path):
            "repetitions; tokens are real (unpadded) tokens; GFLOP/s count 2·G·H·(I+H) per real token, layer and "
            "direction (backward as twice forward), so padding never counts as useful work.\n"]
     for d in devices:
-        peer = {r.name: r for r in d.results.values() if "/torch/" in r.name}
+        peer = {r.name: r for r in d.results.values() if "/torch/" in r.name or "/torch-cpu/" in r.name}
         out.append(f"\n## {d.title}\n")
         out.append(headline(d, peer))
         out.append("\n<details><summary>machine and libraries</summary>\n\n" + section_context(d) + "\n</details>\n")
         text = training(d, peer)
         if text:
             out.append("\n### End-to-end training\n\n" + text)
+        _, text = cpu_engine(d, peer)
+        if text:
+            out.append("\n### CPU engine: fp32 and bf16 epochs per cell, against PyTorch CPU\n\n" + text)
+        text = gemm_libraries(d)
+        if text:
+            out.append("\n### CPU GEMM libraries on the stack's products\n\n" + text)
+        text = cpu_profile(d)
+        if text:
+            out.append("\n### CPU epoch profile\n\n" + text)
         for family, gpu, name in (("gpu_layer", True, "cuDNN"), ("cpu_layer", False, "CPU")):
             if not d.family(family):
                 continue
