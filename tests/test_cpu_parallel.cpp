@@ -97,7 +97,8 @@ void run_stack(CpuRnn<T>& rnn, const std::vector<T>& w, const std::vector<T>& x,
 
 // Sequences of every length pattern the split must handle: a lane with no rows at the
 // longest steps, rows that end at different steps, and a padded batch.
-const std::vector<std::vector<int>> kBatchSizes = {{7, 5, 5, 2, 1, 1}, {3, 3, 3}, {1, 1}};
+// A lane's step wider than the backward chunk (300 rows over 2-3 lanes) too.
+const std::vector<std::vector<int>> kBatchSizes = {{7, 5, 5, 2, 1, 1}, {3, 3, 3}, {1, 1}, {300, 300, 120, 7}};
 
 TEST(CpuRnnLanes, SplitMatchesOneLane) {
   for (Cell cell : {Cell::RnnTanh, Cell::RnnRelu, Cell::Gru, Cell::Lstm})

@@ -60,7 +60,7 @@ const std::vector<OptionSpec>& option_table() {
       {"algo", "standard", "cuDNN RNN algorithm: " + kRnnAlgoNames.choices(), kTrain},
       {"math", "fp32", "matrix-product precision: " + kRnnMathNames.choices(), kTrain},
       {"deterministic", "false", "bit-identical runs on the GPU (deterministic kernels, CUBLAS_WORKSPACE_CONFIG=:4096:8; a resume with --dropout is not)", kTrain, true},
-      {"threads", "0", "CPU BLAS threads; 0 = all cores", kRun},
+      {"threads", "0", "CPU backend threads (the recurrence is split by sequence between them); 0 = every hardware thread", kRun},
       {"out", "results/train/latest", "folder for metrics.jsonl, best.ckpt and last.ckpt", kTrain},
       {"resume", "", "continue the run saved in this checkpoint (last.ckpt or an interrupted run's)", kTrain},
       {"skip-nonfinite", "false", "skip (and count) steps whose loss or gradient is NaN/Inf instead of stopping", kTrain, true},

@@ -382,7 +382,9 @@ void CpuRnn<T>::Impl::backward_direction(int l, int d, const T* weights, const T
     lane.bias_rec.assign(GH, T(0));
     lane.dwt.assign(static_cast<size_t>(I) * GH, T(0));
     lane.drt.assign(static_cast<size_t>(H) * GH, T(0));
-    const size_t chunk = kChunkRows;
+    // A step's rows never straddle chunks, so a chunk holds at least the lane's widest step.
+    const int chunk_rows = std::max(kChunkRows, lane_rows(batch, j, L));
+    const size_t chunk = chunk_rows;
     grow(lane.gx, chunk * GH);
     if (gru) grow(lane.grec, chunk * GH);
     grow(lane.xs, chunk * I);
@@ -398,7 +400,7 @@ void CpuRnn<T>::Impl::backward_direction(int l, int d, const T* weights, const T
       const int rows = batch_sizes[t];
       const int mine = lane_rows(rows, j, L);
       if (mine == 0) continue;
-      if (used + mine > kChunkRows) {
+      if (used + mine > chunk_rows) {
         flush_chunk(lane, used, I, W, gru, d == 1, dx);
         used = 0;
       }

@@ -48,7 +48,7 @@ struct BackendOptions {
   RnnMath math = RnnMath::Fp32;
   bool deterministic = false;
   int device_index = 0;
-  int threads = 0;  // CPU: BLAS threads; 0 = library default
+  int threads = 0;  // CPU: the thread team's size; 0 = every hardware thread
   std::string profile_steps;  // GPU: "A:B" runs cudaProfilerStart before step A, Stop after B
   // GPU, --math fp16: the static loss scale the logit gradient is multiplied by, so small
   // fp16 gradients do not underflow (undone before clipping and Adam). 0 = the default,

@@ -22,10 +22,6 @@ void gemm(Trans ta, Trans tb, int m, int n, int k, double alpha, const double* a
               beta, c, ldc);
 }
 
-void set_blas_threads(int threads) {
-  if (threads > 0) openblas_set_num_threads(threads);
-}
-
 int blas_threads() { return openblas_get_num_threads(); }
 
 }  // namespace rnnb

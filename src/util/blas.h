@@ -11,8 +11,7 @@ void gemm(Trans ta, Trans tb, int m, int n, int k, float alpha, const float* a, 
 void gemm(Trans ta, Trans tb, int m, int n, int k, double alpha, const double* a, int lda,
           const double* b, int ldb, double beta, double* c, int ldc);
 
-// The number of BLAS threads (0 leaves the library's default).
-void set_blas_threads(int threads);
+// OpenBLAS's own thread count (the CPU backend runs it single-threaded in its lanes).
 int blas_threads();
 
 }  // namespace rnnb
