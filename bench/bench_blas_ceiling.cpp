@@ -74,6 +74,9 @@ void stack_products(const RnnShape& shape, const std::vector<int>& batch_sizes, 
 }
 
 void run_ceiling(benchmark::State& state, const LayerCase& c, const LengthHistogram& histogram) {
+  // OpenBLAS on every core, whatever the interleaved cpu_stack runs (single-threaded
+  // libraries inside their lanes) left set.
+  openblas_set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   const LayerWorkload work(c, histogram);
   const RnnShape shape = c.shape();
   const size_t N = static_cast<size_t>(work.max_rows), H = shape.hidden, GH = shape.gates() * H;

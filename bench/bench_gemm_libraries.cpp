@@ -167,8 +167,12 @@ void run_product(benchmark::State& state, const Library& library, const Product&
     state.SkipWithError(e.what());
     return;
   }
-  state.counters["GFLOP_per_second"] =
-      benchmark::Counter(2.0 * p.m * p.n * p.k * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  // Google Benchmark sums a counter over the threads and counts their iterations together:
+  // averaged over the threads, the rate is the machine's total.
+  state.counters["GFLOP_per_second"] = benchmark::Counter(
+      2.0 * p.m * p.n * p.k * 1e-9,
+      static_cast<benchmark::Counter::Flags>(benchmark::Counter::kIsIterationInvariantRate |
+                                             benchmark::Counter::kAvgThreads));
 }
 
 // A large product with the library's own threads (OpenBLAS's pool, oneDNN's OpenMP team).

@@ -22,7 +22,8 @@ import tempfile
 
 # (part, dso pattern, symbol pattern): the first that matches names a sample's part.
 PARTS = [
-    ("matrix products", r"^\[JIT\]|libdnnl|libopenblas", r""),
+    # JIT code (libxsmm's and oneDNN's kernels) has no symbols: perf names its mapping.
+    ("matrix products", r"^\[JIT\]|^\[unknown\]|//anon|libxsmm_jit|perf-\d+\.map|\(deleted\)|libdnnl|libopenblas", r""),
     ("matrix products", r"", r"gemm|libxsmm|dnnl|brg|jit_|sgemm|dgemm"),
     ("bf16 conversion", r"", r"convert_row|to_bf16"),
     ("cell math", r"", r"rnn_cells|rnn_math"),
@@ -30,7 +31,7 @@ PARTS = [
     ("gradient chunks (bias sums, scatter)", r"", r"flush_chunk"),
     ("optimizer and gradient norm", r"", r"adam|sum_of_squares"),
     ("embedding, pooling, head, loss", r"", r"embedding|head_|softmax|gather|scatter|pool_|dropout|relu"),
-    ("data loading", r"libz", r"tokeni|inflate|crc32|Dataset|TokenizedSplit|tar"),
+    ("data loading", r"libz", r"tokeni|inflate|crc32|Dataset|TokenizedSplit|\btar_|TarReader"),
     ("operating system (page faults, scheduling)", r"kernel", r""),
     ("thread team (waiting)", r"", r"ThreadTeam|sched_yield|futex"),
 ]
@@ -50,9 +51,9 @@ def parse_report(text):
     """(percent, dso, symbol) per line of `perf report --sort dso,sym --stdio`."""
     rows = []
     for line in text.splitlines():
-        m = re.match(r"\s*([0-9.]+)%\s+(\S+)\s+\[[.k]\]\s+(.*)$", line)
+        m = re.match(r"\s*([0-9.]+)%\s+(.+?)\s+\[[.k]\]\s+(.*)$", line)
         if m:
-            rows.append((float(m.group(1)), m.group(2), m.group(3).strip()))
+            rows.append((float(m.group(1)), m.group(2).strip(), m.group(3).strip()))
     return rows
 
 
@@ -102,7 +103,8 @@ def main(argv=None):
     for percent, dso, symbol in rows:
         name = part_of(dso, symbol)
         parts[name] = parts.get(name, 0.0) + percent
-    top = [{"percent": p, "dso": d, "symbol": s[:120]} for p, d, s in rows if not d.startswith("[JIT]")][:12]
+    top = [{"percent": p, "dso": d, "symbol": s[:120]} for p, d, s in rows
+           if part_of(d, s) != "matrix products" or not s.startswith("0x")][:12]
     entry = {
         "label": args.label, "math": args.math, "command": " ".join(run[1:]),
         "tokens_per_second": float(epoch.group(1)) if epoch else None,
@@ -115,6 +117,8 @@ def main(argv=None):
             profiles = [p for p in json.load(f).get("profiles", []) if (p["label"], p["math"]) != (args.label, args.math)]
     profiles.append(entry)
     write_atomic(args.out, {"profiles": profiles})
+    if parts.get("other", 0.0) > 10.0:
+        print(f"profile_cpu: warning: {parts['other']:.1f}% of the samples fall in no part", file=sys.stderr)
     print(f"profile_cpu: {args.label} ({args.math}): " +
           ", ".join(f"{k} {v:.1f}%" for k, v in list(entry["parts"].items())[:6]))
     return 0

@@ -149,7 +149,7 @@ def default_case(**overrides):
 
 def matches(result, case, gpu):
     for key, value in case.items():
-        if key in ("algo", "math") and not gpu:
+        if key == "algo" and not gpu:  # the CPU has no algorithms; its math is fp32 or bf16
             continue
         if result.get(key, DEFAULT.get(key)) != value:
             return False
@@ -475,8 +475,8 @@ def training(d, peer):
 def torch_cpu_fastest(peer, variant):
     """PyTorch CPU's fastest epoch for a variant's batches (as exported, or post-padded):\n    (configuration, result), or (None, None). A bf16 variant is compared with fp32 PyTorch."""
     base = variant.replace("/math:bf16", "")
-    found = [(name, peer.get(f"train_epoch/torch-cpu/{base}{suffix}"))
-             for name, suffix in (("as exported", ""), ("post-padded", "/padding:post"))]
+    configs = [("as exported", "")] + ([] if "padding:" in base else [("post-padded", "/padding:post")])
+    found = [(name, peer.get(f"train_epoch/torch-cpu/{base}{suffix}")) for name, suffix in configs]
     found = [(n, r) for n, r in found if r]
     if not found:
         return None, None
@@ -576,6 +576,43 @@ def gemm_libraries(d):
     return text
 
 
+def read_run(path):
+    """(epoch lines, test line) of an rnnbench metrics.jsonl; ([], None) if unreadable."""
+    epochs, test = [], None
+    try:
+        with open(path) as f:
+            for line in f:
+                event = json.loads(line)
+                if event.get("event") == "epoch":
+                    epochs.append(event)
+                elif event.get("event") == "test":
+                    test = event
+    except (OSError, ValueError):
+        return [], None
+    return epochs, test
+
+
+def bf16_accuracy(d):
+    """The default GRU trained for the same epochs in fp32 and bf16 (accuracy-<math>.metrics.jsonl
+    in the device folder): (headline line, table)."""
+    runs = {}
+    for math in ("fp32", "bf16"):
+        epochs, test = read_run(os.path.join(d.folder, f"accuracy-{math}.metrics.jsonl"))
+        if test:
+            runs[math] = (epochs, test)
+    if len(runs) < 2:
+        return "", ""
+    rows = [(math, len(epochs), test["best_epoch"], f"{100 * test['test_acc']:.2f}%", fmt_time(test["mean_epoch_seconds"]),
+             si(test["tokens_per_s"])) for math, (epochs, test) in runs.items()]
+    gap = 100 * (runs["bf16"][1]["test_acc"] - runs["fp32"][1]["test_acc"])
+    line = (f"- bf16 against fp32, default GRU, {len(runs['fp32'][0])} epochs, seed 1: test accuracy "
+            f"{100 * runs['bf16'][1]['test_acc']:.2f}% against {100 * runs['fp32'][1]['test_acc']:.2f}% "
+            f"(**{gap:+.2f} points**); target within 0.3 points: {verdict(abs(gap) <= 0.3)}.")
+    text = ("`rnnbench train --device cpu --epochs 5 [--math bf16]`, default GRU, seed 1, test accuracy of the "
+            "kept checkpoint on the 25,000 test reviews:\n\n")
+    return line, text + table(["math", "epochs", "kept epoch", "test accuracy", "s/epoch", "tokens/s"], rows)
+
+
 def cpu_profile(d):
     path = os.path.join(d.folder, PROFILE_FILE)
     if not os.path.exists(path):
@@ -633,6 +670,9 @@ def headline(d, peer):
     engine_lines, _ = cpu_engine(d, peer)
     if engine_lines:
         lines.append(engine_lines.rstrip("\n"))
+    accuracy_line, _ = bf16_accuracy(d)
+    if accuracy_line:
+        lines.append(accuracy_line)
     e = d.results.get("train_epoch/cpu/default")
     if e:
         s = e.c("train_seconds")
@@ -702,6 +742,9 @@ def render(devices, plots, accuracy_path):
         _, text = cpu_engine(d, peer)
         if text:
             out.append("\n### CPU engine: fp32 and bf16 epochs per cell, against PyTorch CPU\n\n" + text)
+        _, text = bf16_accuracy(d)
+        if text:
+            out.append("\n### CPU bf16 against fp32: accuracy\n\n" + text)
         text = gemm_libraries(d)
         if text:
             out.append("\n### CPU GEMM libraries on the stack's products\n\n" + text)

@@ -150,7 +150,7 @@ class CpuBackend final : public Backend {
   static const BackendOptions& checked(const BackendOptions& options) {
     if (options.algo != RnnAlgo::Standard || options.loss_scale != 0.0f ||
         (options.math != RnnMath::Fp32 && options.math != RnnMath::Bf16))
-      throw UsageError("--algo other than standard and --math tf32/fp16 need --device cuda");
+      throw UsageError("--algo other than standard, --math tf32/fp16 and a loss scale need --device cuda");
     return options;
   }
 

@@ -139,11 +139,39 @@ void Bf16Matmul::matmul(int m, int n, int k, const Bf16* a, int lda, const Bf16*
   impl_->run(m, n, k, a, lda, b, ldb, beta != 0.0f, c, ldc);
 }
 
-bool bf16_matmul_available() { return true; }
-std::string bf16_unavailable_reason() { return {}; }
+namespace {
+// Whether oneDNN has a bf16 matmul for this CPU (it needs AVX-512), and which: probed once
+// by building one.
+struct Probe {
+  bool ok = false;
+  std::string implementation;
+};
+const Probe& probe() {
+  static const Probe result = [] {
+    Probe p;
+    try {
+      using dt = dnnl::memory::data_type;
+      const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+      const dnnl::memory::desc a({16, 16}, dt::bf16, {16, 1}), c({16, 16}, dt::f32, {16, 1});
+      const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, a, c), engine);
+      p.implementation = pd.impl_info_str();
+      p.ok = true;
+    } catch (const dnnl::error&) {
+    }
+    return p;
+  }();
+  return result;
+}
+}  // namespace
+
+bool bf16_matmul_available() { return probe().ok; }
+std::string bf16_unavailable_reason() {
+  return probe().ok ? std::string() : "--math bf16 on the CPU: oneDNN has no bf16 matrix product for this CPU (it needs AVX-512)";
+}
 std::string bf16_matmul_library() {
   const dnnl_version_t* v = dnnl_version();
-  return "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
+  return "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch) +
+         (probe().ok ? " (" + probe().implementation + ")" : " (no bf16 on this CPU)");
 }
 
 #else  // no oneDNN

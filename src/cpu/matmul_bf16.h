@@ -16,7 +16,7 @@ using Bf16 = uint16_t;  // the upper half of an IEEE float
 
 bool bf16_matmul_available();
 std::string bf16_unavailable_reason();
-// e.g. "oneDNN 2.6.3 (avx512_core_amx)"; empty without oneDNN.
+// e.g. "oneDNN 2.6.3 (brg:avx512_core_amx_bf16)"; empty without oneDNN.
 std::string bf16_matmul_library();
 
 // dst = src rounded to nearest even (NaN stays NaN); dst is resized to n.

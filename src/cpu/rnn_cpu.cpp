@@ -474,6 +474,7 @@ CpuRnn<T>::CpuRnn(const RnnShape& shape, float dropout, CpuRnnOptions options) :
   impl_->layers.resize(shape.layers);
   impl_->weights_t.resize(static_cast<size_t>(shape.layers) * shape.dirs);
   impl_->lanes.resize(options.team ? options.team->size() : 1);
+  if (impl_->lanes.size() > 1) use_single_threaded_libraries();  // the lanes are the threads
   if (options.bf16)
     for (auto& lane : impl_->lanes) lane.bf16 = std::make_unique<Bf16Matmul>();
 }

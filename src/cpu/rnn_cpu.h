@@ -29,8 +29,9 @@ class ThreadTeam;
 
 struct CpuRnnOptions {
   // Lanes for the recurrence (sequences split between them) and the all-token products;
-  // null runs everything on the calling thread. Results depend on the team's size only
-  // through the order of the bias-gradient sums.
+  // null runs everything on the calling thread. Outputs and the input gradient do not
+  // depend on the team's size; the weight gradients, summed per lane and chunk, do in
+  // their last bits.
   ThreadTeam* team = nullptr;
   // Float only: bf16 operands in every matrix product, fp32 accumulation, state and
   // weights (cuDNN's reduced-precision semantics). Needs a build with oneDNN.

@@ -34,14 +34,22 @@ ThreadTeam::ThreadTeam(int threads) {
   if (threads == 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   errors_.resize(threads);
   workers_.reserve(threads - 1);
-  for (int lane = 1; lane < threads; ++lane) workers_.emplace_back([this, lane] { worker(lane); });
+  try {
+    for (int lane = 1; lane < threads; ++lane) workers_.emplace_back([this, lane] { worker(lane); });
+  } catch (...) {
+    stop();  // the threads already started
+    throw;
+  }
 }
 
-ThreadTeam::~ThreadTeam() {
+ThreadTeam::~ThreadTeam() { stop(); }
+
+void ThreadTeam::stop() {
   stopping_.store(true, std::memory_order_release);
   generation_.fetch_add(1, std::memory_order_acq_rel);
   generation_.notify_all();
   for (std::thread& t : workers_) t.join();
+  workers_.clear();
 }
 
 void ThreadTeam::split(int64_t count, int lane, int lanes, int64_t* begin, int64_t* end) {
@@ -66,15 +74,17 @@ void ThreadTeam::run(const std::function<void(int)>& fn) {
   }
   await(pending_, [](int left) { return left == 0; });
   task_ = nullptr;
+  std::exception_ptr first;  // every lane's error is cleared: the next run starts clean
   for (std::exception_ptr& e : errors_)
-    if (e) std::rethrow_exception(std::exchange(e, nullptr));
+    if (std::exception_ptr error = std::exchange(e, nullptr); error && !first) first = error;
+  if (first) std::rethrow_exception(first);
 }
 
 void ThreadTeam::worker(int lane) {
   const FlushDenormals flush;  // the lanes run only the backend's arithmetic
-  uint64_t seen = 0;
+  uint32_t seen = 0;
   for (;;) {
-    await(generation_, [seen](uint64_t g) { return g != seen; });
+    await(generation_, [seen](uint32_t g) { return g != seen; });
     seen = generation_.load(std::memory_order_acquire);
     if (stopping_.load(std::memory_order_acquire)) return;
     try {

@@ -33,10 +33,11 @@ class ThreadTeam {
 
  private:
   void worker(int lane);
+  void stop();
 
   std::vector<std::thread> workers_;
   const std::function<void(int)>* task_ = nullptr;
-  std::atomic<uint64_t> generation_{0};  // bumped once per run(); 0 never starts work
+  std::atomic<uint32_t> generation_{0};  // bumped once per run() (a futex word: 32 bits)
   std::atomic<int> pending_{0};          // lanes of the current run still working
   std::atomic<bool> stopping_{false};
   std::vector<std::exception_ptr> errors_;
