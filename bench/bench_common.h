@@ -94,6 +94,15 @@ inline std::string compiler_name() {
 // What every result file records besides Google Benchmark's own context (date, host, CPU
 // count and caches, load average): the build, the commit (env RNNB_COMMIT, set by
 // scripts/bench.sh), the CPU model, BLAS and the mode.
+// Google Benchmark's main once the benchmarks are registered: 2 on flags it does not know.
+inline int run_benchmarks(int& argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
+
 inline void add_common_context(const Mode& mode) {
   const char* commit = std::getenv("RNNB_COMMIT");
   benchmark::AddCustomContext("rnnb_version", RNNB_VERSION);

@@ -25,9 +25,5 @@ int main(int argc, char** argv) {
     b->Unit(benchmark::kMillisecond)->UseRealTime();
     if (mode.quick) b->Iterations(2);
   }
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return run_benchmarks(argc, argv);
 }

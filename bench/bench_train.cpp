@@ -186,9 +186,5 @@ int main(int argc, char** argv) {
   for (const TrainVariant& variant : train_variants()) register_variant(variant, false, mode, true, false);
   for (const TrainVariant& variant : cpu_epoch_variants()) register_variant(variant, false, mode, false, true);
 
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return run_benchmarks(argc, argv);
 }

@@ -1,18 +1,46 @@
-// CPU matrix products (cpu/matmul.h). libxsmm is column-major: the row-major product
-// C = A B is, read column-major, C' = B' A', so A and B trade places in each call.
+// CPU matrix products (cpu/matmul.h). The float library is chosen once: RNNB_CPU_GEMM
+// (libxsmm, onednn or openblas) when set, else the first the build has of the default
+// order. libxsmm is column-major: the row-major product C = A B is, read column-major,
+// C' = B' A', so A and B trade places in its calls.
 #include "cpu/matmul.h"
 
 #include <algorithm>
 #include <cblas.h>
+#include <cstdlib>
+#include <string>
 
 #include "util/error.h"
 
 #ifdef RNNB_WITH_LIBXSMM
 #include <libxsmm.h>
 #endif
+#ifdef RNNB_WITH_ONEDNN
+#include <dnnl.h>
+extern "C" void omp_set_num_threads(int);  // oneDNN's threading runtime (OpenMP)
+#endif
 
 namespace rnnb {
 namespace {
+
+enum class FloatLibrary { Libxsmm, OneDnn, OpenBlas };
+
+FloatLibrary choose_library() {
+  const char* env = std::getenv("RNNB_CPU_GEMM");
+  const std::string wanted = env ? env : "";
+#ifdef RNNB_WITH_ONEDNN
+  if (wanted.empty() || wanted == "onednn") return FloatLibrary::OneDnn;
+#endif
+#ifdef RNNB_WITH_LIBXSMM
+  if (wanted.empty() || wanted == "libxsmm") return FloatLibrary::Libxsmm;
+#endif
+  if (wanted.empty() || wanted == "openblas") return FloatLibrary::OpenBlas;
+  fail("RNNB_CPU_GEMM=" + wanted + ": this build's float products are onednn, libxsmm or openblas, as built");
+}
+
+FloatLibrary float_library() {
+  static const FloatLibrary library = choose_library();
+  return library;
+}
 
 void blas_matmul(int m, int n, int k, const float* a, int lda, const float* b, int ldb, float beta, float* c,
                  int ldc) {
@@ -30,14 +58,25 @@ void matmul(int m, int n, int k, const float* a, int lda, const float* b, int ld
       for (int i = 0; i < m; ++i) std::fill(c + static_cast<size_t>(i) * ldc, c + static_cast<size_t>(i) * ldc + n, 0.0f);
     return;
   }
-#ifdef RNNB_WITH_LIBXSMM
-  const float alpha = 1.0f;
-  const libxsmm_blasint lda_x = ldb, ldb_x = lda, ldc_x = ldc;
-  // libxsmm keeps its kernels in a registry: the lookup is a hash probe after the first call.
-  if (const libxsmm_smmfunction kernel =
-          libxsmm_smmdispatch(n, m, k, &lda_x, &ldb_x, &ldc_x, &alpha, &beta, nullptr, nullptr)) {
-    kernel(b, a, c);
+#ifdef RNNB_WITH_ONEDNN
+  if (float_library() == FloatLibrary::OneDnn) {
+    thread_local const bool single = (omp_set_num_threads(1), true);  // no OpenMP team inside a lane
+    (void)single;
+    if (dnnl_sgemm('N', 'N', m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc) != dnnl_success)
+      fail("oneDNN sgemm failed on " + std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k));
     return;
+  }
+#endif
+#ifdef RNNB_WITH_LIBXSMM
+  if (float_library() == FloatLibrary::Libxsmm) {
+    const float alpha = 1.0f;
+    const libxsmm_blasint lda_x = ldb, ldb_x = lda, ldc_x = ldc;
+    // libxsmm keeps its kernels in a registry: the lookup is a hash probe after the first call.
+    if (const libxsmm_smmfunction kernel =
+            libxsmm_smmdispatch(n, m, k, &lda_x, &ldb_x, &ldc_x, &alpha, &beta, nullptr, nullptr)) {
+      kernel(b, a, c);
+      return;
+    }
   }
 #endif
   blas_matmul(m, n, k, a, lda, b, ldb, beta, c, ldc);
@@ -50,11 +89,16 @@ void matmul(int m, int n, int k, const double* a, int lda, const double* b, int 
 }
 
 const char* float_matmul_library() {
+  switch (float_library()) {
+    case FloatLibrary::OneDnn: return "oneDNN sgemm";
 #ifdef RNNB_WITH_LIBXSMM
-  return "libxsmm " LIBXSMM_VERSION;
+    case FloatLibrary::Libxsmm: return "libxsmm " LIBXSMM_VERSION;
 #else
-  return "OpenBLAS";
+    case FloatLibrary::Libxsmm: break;
 #endif
+    case FloatLibrary::OpenBlas: break;
+  }
+  return "OpenBLAS";
 }
 
 void use_single_threaded_libraries() { openblas_set_num_threads(1); }

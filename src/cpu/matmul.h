@@ -2,9 +2,10 @@
 //   C[m x n] = A[m x k] B[k x n] + beta C   (beta 0 or 1, row strides lda, ldb, ldc):
 // the stack keeps its operands in whichever orientation makes each product this one
 // (cpu/rnn_cpu.cpp).
-// Float runs on libxsmm's JIT kernels where the build has libxsmm (it was fastest on these
-// shapes, docs/BENCHMARKS.md) and on OpenBLAS otherwise; double, the precision of the
-// gradient tests, on OpenBLAS. Every call is single-threaded: the caller splits the work
+// Float runs on oneDNN's sgemm where the build has oneDNN (fastest on these shapes with both
+// cores busy, docs/BENCHMARKS.md), else on libxsmm's JIT kernels, else on OpenBLAS;
+// RNNB_CPU_GEMM=onednn|libxsmm|openblas picks one for comparisons. Double, the precision
+// of the gradient tests, runs on OpenBLAS. Every call is single-threaded: the caller splits the work
 // between its lanes (cpu/thread_team.h).
 #pragma once
 
@@ -15,7 +16,7 @@ void matmul(int m, int n, int k, const float* a, int lda, const float* b, int ld
 void matmul(int m, int n, int k, const double* a, int lda, const double* b, int ldb, double beta, double* c,
             int ldc);
 
-// "libxsmm 1.17" or "OpenBLAS" (float products), for reports.
+// "oneDNN sgemm", "libxsmm 1.17" or "OpenBLAS" (float products), for reports.
 const char* float_matmul_library();
 
 // Makes the calling thread's library calls single-threaded (OpenBLAS and OpenMP-based
