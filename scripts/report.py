@@ -565,7 +565,8 @@ def gemm_libraries(d):
         rows.append(row)
     text = ("The stack's products (bench_gemm_libraries; m × n × k of C = A B), each library single-threaded per "
             "thread as the stack's lanes run them: GFLOP/s on one core / on all cores at once (the machine's total). "
-            "The stack runs fp32 on libxsmm and bf16 on oneDNN's matmul.\n\n")
+            f"The stack runs fp32 on {d.context.get('cpu_float_products', '?')} and bf16 on "
+            f"{d.context.get('cpu_bf16_products', '?')}.\n\n")
     text += table(["product", "cell", "m × n × k"] + libraries, rows)
     large = sorted(d.family("large"), key=lambda r: -(r.c("GFLOP_per_second") or 0))
     if large:
