@@ -147,10 +147,8 @@ std::vector<Library> libraries() {
 
 // Single-threaded library calls, as inside the stack's lanes.
 void single_threaded() {
-  openblas_set_num_threads(1);
-#ifdef RNNB_WITH_ONEDNN
-  omp_set_num_threads(1);
-#endif
+  use_single_threaded_libraries();
+  use_single_threaded_onednn();
 }
 
 void run_product(benchmark::State& state, const Library& library, const Product& p) {

@@ -14,7 +14,6 @@
 #include "cpu/rnn_cpu.h"
 #include "cpu/thread_team.h"
 #include "train/backend.h"
-#include "util/blas.h"
 #include "util/error.h"
 
 namespace rnnb {
@@ -51,7 +50,7 @@ class CpuBackend final : public Backend {
     const int B = batch.size(), F = model_.features(), C = model_.classes, N = model_.head_hidden;
     float* params = state_.params.data();
     float* grad = grad_.data();
-    for_each_share(layout_.total, [&](size_t begin, size_t end) { std::fill(grad + begin, grad + end, 0.0f); });
+    for_each_share(layout_.total, [&](int, size_t begin, size_t end) { std::fill(grad + begin, grad + end, 0.0f); });
     dfeatures_.resize(static_cast<size_t>(B) * F);
     dact_.resize(static_cast<size_t>(B) * N);
     head_backward(dropped_.data(), act_.data(), dlogits_.data(), B, F, N, C, params + layout_.hidden_w,
@@ -84,10 +83,8 @@ class CpuBackend final : public Backend {
     // A non-finite loss or gradient skips the update entirely (the trainer decides whether
     // to stop); the squared norm is needed for that check even without clipping.
     lane_squares_.resize(team_.size());
-    team_.run([&](int lane) {
-      int64_t begin, end;
-      ThreadTeam::split(static_cast<int64_t>(layout_.total), lane, team_.size(), &begin, &end);
-      lane_squares_[lane] = sum_of_squares(grad + begin, static_cast<size_t>(end - begin));
+    for_each_share(layout_.total, [&](int lane, size_t begin, size_t end) {
+      lane_squares_[lane] = sum_of_squares(grad + begin, end - begin);
     });
     double squares = 0.0;
     for (double part : lane_squares_) squares += part;  // in lane order: reproducible
@@ -104,7 +101,7 @@ class CpuBackend final : public Backend {
     OptimConfig step_config = optim_;
     step_config.lr = lr;
     ++state_.adam_step;
-    for_each_share(layout_.total, [&](size_t begin, size_t end) {
+    for_each_share(layout_.total, [&](int, size_t begin, size_t end) {
       adam_update(params + begin, grad + begin, state_.adam_m.data() + begin, state_.adam_v.data() + begin,
                   end - begin, step_config, state_.adam_step, scale);
     });
@@ -136,14 +133,14 @@ class CpuBackend final : public Backend {
   std::vector<float> last_gradient() override { return steps_taken_ > 0 ? grad_ : std::vector<float>{}; }
 
  private:
-  // fn(begin, end) on each lane's contiguous share of n elements (elementwise passes over
-  // the parameters, which are memory-bound: both cores' bandwidth halves their time).
+  // fn(lane, begin, end) on each lane's contiguous share of n elements (elementwise passes
+  // over the parameters, which are memory-bound: both cores' bandwidth halves their time).
   template <typename Fn>
   void for_each_share(size_t n, Fn fn) {
     team_.run([&](int lane) {
       int64_t begin, end;
       ThreadTeam::split(static_cast<int64_t>(n), lane, team_.size(), &begin, &end);
-      fn(static_cast<size_t>(begin), static_cast<size_t>(end));
+      fn(lane, static_cast<size_t>(begin), static_cast<size_t>(end));
     });
   }
 

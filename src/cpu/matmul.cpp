@@ -60,8 +60,7 @@ void matmul(int m, int n, int k, const float* a, int lda, const float* b, int ld
   }
 #ifdef RNNB_WITH_ONEDNN
   if (float_library() == FloatLibrary::OneDnn) {
-    thread_local const bool single = (omp_set_num_threads(1), true);  // no OpenMP team inside a lane
-    (void)single;
+    use_single_threaded_onednn();
     if (dnnl_sgemm('N', 'N', m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc) != dnnl_success)
       fail("oneDNN sgemm failed on " + std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k));
     return;
@@ -102,5 +101,11 @@ const char* float_matmul_library() {
 }
 
 void use_single_threaded_libraries() { openblas_set_num_threads(1); }
+
+void use_single_threaded_onednn() {
+#ifdef RNNB_WITH_ONEDNN
+  omp_set_num_threads(1);
+#endif
+}
 
 }  // namespace rnnb

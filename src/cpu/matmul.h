@@ -19,8 +19,11 @@ void matmul(int m, int n, int k, const double* a, int lda, const double* b, int 
 // "oneDNN sgemm", "libxsmm 1.17" or "OpenBLAS" (float products), for reports.
 const char* float_matmul_library();
 
-// Makes the calling thread's library calls single-threaded (OpenBLAS and OpenMP-based
-// libraries would otherwise start their own threads inside a lane).
+// Makes library calls single-threaded (OpenBLAS and OpenMP-based libraries would otherwise
+// start their own threads inside a lane): OpenBLAS for the whole process, oneDNN's OpenMP
+// runtime for the calling thread (cheap: called before each oneDNN call). No-op without
+// the library.
 void use_single_threaded_libraries();
+void use_single_threaded_onednn();
 
 }  // namespace rnnb

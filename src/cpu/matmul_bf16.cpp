@@ -7,11 +7,11 @@
 #include <cstring>
 #include <unordered_map>
 
+#include "cpu/matmul.h"
 #include "util/error.h"
 
 #ifdef RNNB_WITH_ONEDNN
 #include <dnnl.hpp>
-extern "C" void omp_set_num_threads(int);  // oneDNN's threading runtime (OpenMP)
 #endif
 
 namespace rnnb {
@@ -114,15 +114,6 @@ struct Bf16Matmul::Impl {
 Bf16Matmul::Bf16Matmul() : impl_(std::make_unique<Impl>()) {}
 Bf16Matmul::~Bf16Matmul() = default;
 
-namespace {
-// oneDNN would otherwise start an OpenMP team inside each lane.
-void single_threaded_onednn() {
-  thread_local bool done = false;
-  if (!done) omp_set_num_threads(1);
-  done = true;
-}
-}  // namespace
-
 void Bf16Matmul::matmul(int m, int n, int k, const float* a, int lda, const Bf16* b, int ldb, float beta, float* c,
                         int ldc) {
   if (m <= 0 || n <= 0) return;
@@ -135,7 +126,7 @@ void Bf16Matmul::matmul(int m, int n, int k, const Bf16* a, int lda, const Bf16*
                         int ldc) {
   if (m <= 0 || n <= 0) return;
   RNNB_ASSERT(k > 0 && (beta == 0.0f || beta == 1.0f));
-  single_threaded_onednn();
+  use_single_threaded_onednn();
   impl_->run(m, n, k, a, lda, b, ldb, beta != 0.0f, c, ldc);
 }
 

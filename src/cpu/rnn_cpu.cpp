@@ -103,7 +103,6 @@ struct CpuRnn<T>::Impl {
   CpuRnnOptions options;
   std::vector<LayerStore> layers;
   std::vector<DirWeights> weights_t;  // per (layer, direction)
-  int current = 0;                    // the (layer, direction) backward is working on
   std::vector<Lane> lanes;
 
   // The last forward.
@@ -153,7 +152,7 @@ struct CpuRnn<T>::Impl {
   void run_direction(int l, int d, const T* weights, T* out, T* hy, T* cy);
   void backward_direction(int l, int d, const T* weights, const T* dy, const T* dhy, const T* dcy, T* dx,
                           T* dweights);
-  void flush_chunk(Lane& lane, int rows, int I, const T* W, bool gru, bool dx_add, T* dx);
+  void flush_chunk(Lane& lane, int rows, int I, const T* W, const DirWeights& w, bool gru, bool dx_add, T* dx);
 };
 
 template <typename T>
@@ -294,7 +293,8 @@ void CpuRnn<T>::Impl::run_direction(int l, int d, const T* weights, T* out, T* h
 // The weight and input gradients of a lane's chunk: bias sums, dW^T += X^T dGx,
 // dR^T += H_prev^T dGr, and dX = dGx W scattered to the chunk's token rows.
 template <typename T>
-void CpuRnn<T>::Impl::flush_chunk(Lane& lane, int rows, int I, const T* W, bool gru, bool dx_add, T* dx) {
+void CpuRnn<T>::Impl::flush_chunk(Lane& lane, int rows, int I, const T* W, const DirWeights& w, bool gru,
+                                  bool dx_add, T* dx) {
   if (rows == 0) return;
   const int H = shape.hidden, GH = gates_hidden();
   const T* gr = gru ? lane.grec.data() : lane.gx.data();
@@ -323,7 +323,7 @@ void CpuRnn<T>::Impl::flush_chunk(Lane& lane, int rows, int I, const T* W, bool 
   if (!dx) return;
   if constexpr (std::is_same_v<T, float>) {
     if (options.bf16)
-      lane.bf16->matmul(rows, I, GH, gx16, GH, weights_t[current].w16.data(), I, 0.0f, lane.dxs.data(), I);
+      lane.bf16->matmul(rows, I, GH, gx16, GH, w.w16.data(), I, 0.0f, lane.dxs.data(), I);
   }
   if (!options.bf16) mul_weight(lane, rows, I, GH, lane.gx.data(), GH, W, nullptr, 0.0f, lane.dxs.data(), I);
   for (int r = 0; r < rows; ++r) {
@@ -351,8 +351,7 @@ void CpuRnn<T>::Impl::backward_direction(int l, int d, const T* weights, const T
   T* dR = dweights + offset + shape.r_offset(l);
   T* dbW = dweights + offset + shape.bw_offset(l);
   T* dbR = dweights + offset + shape.br_offset(l);
-  current = l * shape.dirs + d;
-  const DirWeights& w = weights_t[current];
+  const DirWeights& w = weights_t[l * shape.dirs + d];
   const DirStore& s = layers[l].dir[d];
   const Cell cell = shape.cell;
   const bool gru = cell == Cell::Gru;
@@ -401,7 +400,7 @@ void CpuRnn<T>::Impl::backward_direction(int l, int d, const T* weights, const T
       const int mine = lane_rows(rows, j, L);
       if (mine == 0) continue;
       if (used + mine > chunk_rows) {
-        flush_chunk(lane, used, I, W, gru, d == 1, dx);
+        flush_chunk(lane, used, I, W, w, gru, d == 1, dx);
         used = 0;
       }
       const size_t n0 = row_start[t];
@@ -439,7 +438,7 @@ void CpuRnn<T>::Impl::backward_direction(int l, int d, const T* weights, const T
                  w.r16.data(), gru ? 1.0f : 0.0f, lane.dh.data(), H);
       used += mine;
     }
-    flush_chunk(lane, used, I, W, gru, d == 1, dx);
+    flush_chunk(lane, used, I, W, w, gru, d == 1, dx);
   });
 
   // The lanes' sums, transposed back: lane j adds every lane's rows [g0, g1) of dW and dR.
