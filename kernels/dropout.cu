@@ -2,6 +2,7 @@
 #include "kernels/dropout.h"
 
 #include "cuda/cuda_check.h"
+#include "data/tokenized_split.h"
 #include "kernels/launch.h"
 #include "util/error.h"
 
@@ -27,6 +28,15 @@ __global__ void dropout_forward_kernel(const float* in, int64_t n, float p,
     const float keep = uniform < p ? 0.0f : scale;
     mask[i] = keep;
     out[i] = in[i] * keep;
+  }
+}
+
+__global__ void word_dropout_kernel(int32_t* tokens, int64_t n, float p, uint64_t key) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const uint64_t bits = mix64(key + (static_cast<uint64_t>(i) + 1) * kGolden);
+    const float uniform = static_cast<float>(bits >> 40) * (1.0f / 16777216.0f);  // [0, 1)
+    if (uniform < p && tokens[i] != kPadId) tokens[i] = kUnkId;
   }
 }
 
@@ -60,6 +70,14 @@ void dropout_forward(const float* in, int64_t n, float p, uint64_t seed, uint64_
   const float scale = 1.0f / (1.0f - p);
   const uint64_t key = mix64(seed ^ mix64(step + kGolden));
   dropout_forward_kernel<<<grid_for(n), kBlockSize, 0, stream>>>(in, n, p, scale, key, out, mask);
+  CUDA_CHECK_LAUNCH();
+}
+
+void word_dropout(int32_t* tokens, int64_t n, float p, uint64_t seed, uint64_t step, cudaStream_t stream) {
+  RNNB_ASSERT(n >= 0 && p >= 0.0f && p < 1.0f);
+  if (n == 0 || p == 0.0f) return;
+  const uint64_t key = mix64(seed ^ mix64(step + kGolden));
+  word_dropout_kernel<<<grid_for(n), kBlockSize, 0, stream>>>(tokens, n, p, key);
   CUDA_CHECK_LAUNCH();
 }
 

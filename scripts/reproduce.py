@@ -27,7 +27,8 @@ import tempfile
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QUICK_ARGS = ["--train-limit", "2000", "--test-limit", "500", "--max-len", "100", "--epochs", "1"]
-MATRIX_CELLS = [("rnn-tanh", "best-rnn"), ("gru", "best-gru"), ("lstm", "best-lstm")]
+MATRIX_CELLS = ["rnn-tanh", "gru", "lstm"]
+BEST_PRESETS = ["best-rnn", "best-gru", "best-lstm"]
 
 
 def parse_presets(binary):
@@ -46,11 +47,13 @@ def parse_presets(binary):
 def configurations(presets):
     """(config name, preset, extra options) for the matrix and the tutorial presets."""
     configs = []
-    for _, preset in MATRIX_CELLS:
+    for cell in MATRIX_CELLS:
+        configs.append((f"default-{cell}", "default", ["--cell", cell]))
+        configs.append((f"default-{cell}-padded", "default", ["--cell", cell, "--padding", "post"]))
+    for preset in BEST_PRESETS:
         if preset not in presets:
             sys.exit(f"reproduce.py: the build has no preset {preset}")
         configs.append((preset, preset, []))
-        configs.append((preset + "-padded", preset, ["--padding", "post"]))
     for name in presets:
         if name.startswith("tutorial-") or name.startswith("keras-"):
             configs.append((name, name, []))
@@ -219,7 +222,7 @@ def main():
     for name, preset, options in configs:
         runs = []
         for seed in range(1, args.seeds + 1):
-            out = os.path.join(out_dir, "runs", name, f"seed{seed}")
+            out = os.path.join(out_dir, "accuracy", "runs", name, f"seed{seed}")
             try:
                 runs.append(run_one(binary, preset, options, seed, out, args.device, extra, args.data, args.verbose,
                                     args.reuse))

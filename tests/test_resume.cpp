@@ -92,7 +92,7 @@ class ToyRuns : public ::testing::Test {
   }
 
   TrainOptions options(const fs::path& out, int64_t interrupt_after = 0) const {
-    TrainOptions o;
+    TrainOptions o = recipe_;
     o.epochs = kEpochs;
     o.batch_size = 16;  // 19 batches an epoch
     o.batching = BatchOrder::Random;
@@ -125,7 +125,11 @@ class ToyRuns : public ::testing::Test {
     return interruptions;
   }
 
+  // Set the model's word dropout too, then call use_recipe() before the runs.
+  void use_recipe() { base_.model = model_; }
+
   TokenizedSplit train_, validation_, test_;
+  TrainOptions recipe_;  // the training options options() starts from
   ModelConfig model_;
   OptimConfig optim_;
   Checkpoint base_;
@@ -151,6 +155,33 @@ TEST_F(ToyRuns, InterruptedAnywhereAndResumedEndsBitIdentical) {
     // tracking and progress all match, byte for byte.
     EXPECT_TRUE(read_text(out / "last.ckpt") == reference_last) << what;
     EXPECT_TRUE(read_text(out / "best.ckpt") == reference_best) << what;
+    EXPECT_EQ(metrics_without_timing(out / "metrics.jsonl"), metrics_without_timing(reference / "metrics.jsonl"))
+        << what;
+  }
+}
+
+// Word dropout, chopped segments, the cosine schedule and selection by accuracy keep their
+// state across a resume too: the word-dropout draws, the schedule's step, the best accuracy.
+TEST_F(ToyRuns, RecipeOptionsResumeBitIdentical) {
+  model_.word_dropout = 0.2f;
+  use_recipe();
+  recipe_.select = Select::Accuracy;
+  recipe_.lr_schedule = LrSchedule::Cosine;
+  recipe_.chop = 6;
+  const test::TempDir reference("resume_recipe_reference");
+  {
+    auto backend = make_cpu_backend(model_, optim_, BackendOptions{}, 1000);
+    Trainer(*backend, train_, validation_, test_, options(reference), base_).run(nullptr);
+  }
+  const Checkpoint last = load_checkpoint((reference / "last.ckpt").string());
+  ASSERT_GT(last.progress.global_step, 3 * 19);  // segments: more batches than reviews give
+  EXPECT_GE(last.progress.best_val_acc, 0.0);
+  for (const std::vector<int64_t>& stops : {std::vector<int64_t>{9}, std::vector<int64_t>{4, 31, 50}}) {
+    const std::string what = "stops at " + ::testing::PrintToString(stops);
+    const test::TempDir out("resume_recipe");
+    EXPECT_EQ(run_with_stops(out, stops), static_cast<int>(stops.size())) << what;
+    EXPECT_TRUE(read_text(out / "last.ckpt") == read_text(reference / "last.ckpt")) << what;
+    EXPECT_TRUE(read_text(out / "best.ckpt") == read_text(reference / "best.ckpt")) << what;
     EXPECT_EQ(metrics_without_timing(out / "metrics.jsonl"), metrics_without_timing(reference / "metrics.jsonl"))
         << what;
   }

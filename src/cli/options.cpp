@@ -9,6 +9,7 @@
 #include "data/batching.h"
 #include "model/model_config.h"
 #include "model/rnn_algo.h"
+#include "train/train_options.h"
 #include "util/error.h"
 
 namespace rnnb {
@@ -44,6 +45,7 @@ const std::vector<OptionSpec>& option_table() {
       {"head-dropout", "0", "dropout on the features entering the head", kTrain},
       {"pool", "last", "features for the head: " + kPoolNames.choices(), kTrain},
       {"embed-dropout", "0", "dropout on the embedding outputs (training only)", kTrain},
+      {"word-dropout", "0", "share of each training batch's real tokens read as <unk> (training only)", kTrain},
       {"head-hidden", "0", "units of a ReLU layer between the features and the output layer; 0 = none", kTrain},
       // Optimizer.
       {"lr", "0.001", "Adam learning rate", kTrain},
@@ -51,8 +53,11 @@ const std::vector<OptionSpec>& option_table() {
       {"clip-norm", "0", "clip the global gradient norm to this; 0 disables", kTrain},
       // Training loop.
       {"epochs", "5", "training epochs", kTrain},
-      {"patience", "0", "early stopping: stop when the validation loss has not improved for this many epochs; 0 = off", kTrain},
-      {"lr-plateau", "0", "halve the learning rate when the validation loss has not improved for this many epochs; 0 = off", kTrain},
+      {"select", "loss", "the validation figure that picks the kept epoch, and that --patience and --lr-plateau watch: " + kSelectNames.choices(), kTrain},
+      {"patience", "0", "early stopping: stop when the selected validation figure has not improved for this many epochs; 0 = off", kTrain},
+      {"lr-plateau", "0", "halve the learning rate when the selected validation figure has not improved for this many epochs; 0 = off", kTrain},
+      {"lr-schedule", "constant", "learning rate over the steps: " + kLrScheduleNames.choices(), kTrain},
+      {"chop", "0", "train on segments of at most this many tokens cut from each review (validation and test read whole reviews); 0 = whole reviews", kTrain},
       {"batch-size", "64", "reviews per batch", {"train", "eval"}},
       {"batching", "bucket", "batch order: " + kBatchOrderNames.choices(), kTrain},
       {"padding", "packed", "batch layout: " + kPaddingNames.choices(), kTrain},

@@ -84,8 +84,11 @@ void apply_resume(const Options& o, const Checkpoint& c, DataOptions& data, Mode
   TrainOptions& t = run.train;
   const TrainOptions& st = c.run.train;
   keep("epochs", t.epochs, st.epochs);
+  keep("select", t.select, st.select);
   keep("patience", t.patience, st.patience);
   keep("lr-plateau", t.lr_plateau, st.lr_plateau);
+  keep("lr-schedule", t.lr_schedule, st.lr_schedule);
+  keep("chop", t.chop, st.chop);
   keep("batch-size", t.batch_size, st.batch_size);
   keep("batching", t.batching, st.batching);
   keep("seed", t.seed, st.seed);
@@ -108,6 +111,7 @@ void apply_resume(const Options& o, const Checkpoint& c, DataOptions& data, Mode
   if (c.progress.next_batch > 0) {
     const std::pair<const char*, bool> changed[] = {
         {"batch-size", t.batch_size != st.batch_size}, {"batching", t.batching != st.batching},
+        {"chop", t.chop != st.chop},
         {"seed", t.seed != st.seed || data.seed != d.seed}, {"padding", model.padding != c.model.padding},
         {"max-len", data.max_len != d.max_len}, {"truncate", data.truncate_pre != d.truncate_pre},
         {"train-limit", data.train_limit != d.train_limit}, {"val-fraction", data.val_fraction != d.val_fraction}};
@@ -131,6 +135,7 @@ ModelConfig model_config(const Options& o, int vocab_size) {
   m.head_dropout = static_cast<float>(o.number("head-dropout", 0.0, 0.95));
   m.pool = parse_enum<Pool>(o.text("pool"));
   m.embed_dropout = static_cast<float>(o.number("embed-dropout", 0.0, 0.95));
+  m.word_dropout = static_cast<float>(o.number("word-dropout", 0.0, 0.95));
   m.head_hidden = o.integer("head-hidden", 0, 65536);
   m.padding = parse_enum<Padding>(o.text("padding"));
   return m;
@@ -147,8 +152,11 @@ OptimConfig optim_config(const Options& o) {
 TrainOptions train_options(const Options& o) {
   TrainOptions t;
   t.epochs = o.integer("epochs", 1, 100000);
+  t.select = parse_enum<Select>(o.text("select"));
   t.patience = o.integer("patience", 0, 100000);
   t.lr_plateau = o.integer("lr-plateau", 0, 100000);
+  t.lr_schedule = parse_enum<LrSchedule>(o.text("lr-schedule"));
+  t.chop = o.integer("chop", 0, 1'000'000);
   t.batch_size = o.integer("batch-size", 1, 1 << 20);
   t.batching = parse_enum<BatchOrder>(o.text("batching"));
   t.seed = static_cast<uint64_t>(o.integer("seed", 0, 2'000'000'000));

@@ -165,6 +165,7 @@ class CpuBackend final : public Backend {
 
     assemble_tokens(set, batch, tokens_);
     const int64_t n = static_cast<int64_t>(tokens_.size());
+    if (train) word_dropout(tokens_.data(), n, model_.word_dropout, dropout_rng_);
     x_.resize(static_cast<size_t>(n) * E);
     embedding_forward(params + layout_.embedding, E, tokens_.data(), n, x_.data());
     embed_dropped_ = train && model_.embed_dropout > 0.0f;

@@ -25,6 +25,17 @@ void embedding_backward(const T* dout, int embed, const int32_t* tokens, int64_t
   }
 }
 
+int64_t word_dropout(int32_t* tokens, int64_t n, float p, Rng& rng) {
+  if (p <= 0.0f) return 0;
+  int64_t replaced = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    if (tokens[i] == kPadId || rng.uniform() >= p) continue;
+    tokens[i] = kUnkId;
+    ++replaced;
+  }
+  return replaced;
+}
+
 template <typename T>
 void dropout_forward(const T* in, int64_t n, float p, Rng& rng, T* out, T* mask) {
   if (p <= 0.0f) {

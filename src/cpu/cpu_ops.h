@@ -1,5 +1,5 @@
 // Reference CPU implementations of the operations the CUDA kernels in kernels/ perform:
-// embedding gather and its gradient, dropout, final-state and label gathers, pooling over
+// embedding gather and its gradient, word dropout, dropout, final-state and label gathers, pooling over
 // time, the head and its ReLU, softmax cross-entropy, global-norm clipping, the non-finite
 // step guard and Adam. (fp16 conversion, kernels/precision.h, has cuda_fp16.h's host
 // conversions as its twin.) They are the
@@ -24,6 +24,10 @@ void embedding_forward(const T* table, int embed, const int32_t* tokens, int64_t
 // dtable[tokens[n]] += dout[n], in token order (deterministic).
 template <typename T>
 void embedding_backward(const T* dout, int embed, const int32_t* tokens, int64_t n, T* dtable);
+
+// Word dropout: each token other than <pad> becomes <unk> with probability p (the model
+// reads "a word was here" in its place). Returns how many were replaced.
+int64_t word_dropout(int32_t* tokens, int64_t n, float p, Rng& rng);
 
 // Inverted dropout: keep with probability 1-p and scale by 1/(1-p); mask gets the scale
 // (0 or 1/(1-p)) so backward multiplies by it. p == 0 copies and fills mask with 1.

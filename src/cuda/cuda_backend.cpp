@@ -41,8 +41,10 @@ namespace rnnb {
 namespace cuda {
 namespace {
 
-// Mixed into the dropout seed for the embedding dropout's stream (the head's uses the seed).
+// Mixed into the dropout seed for the embedding and word dropouts' streams (the head's
+// uses the seed).
 constexpr uint64_t kEmbedDropoutStream = 0x6a09e667f3bcc908ULL;
+constexpr uint64_t kWordDropoutStream = 0xbb67ae8584caa73bULL;
 
 // A split resident on the device.
 struct DeviceSplit {
@@ -412,6 +414,9 @@ class CudaBackend final : public Backend {
                         batch_lengths(B, batch.steps), step_offsets(), B, batch.steps, batch.padding,
                         buf.tokens.data(), stream);
       gather_labels(split->labels.data(), batch_reviews(batch.steps), B, buf.labels.data(), stream);
+      if (train)
+        word_dropout(buf.tokens.data(), rows_, model_.word_dropout, dropout_seed_ ^ kWordDropoutStream,
+                     dropout_counter_, stream);
     }
 
     const size_t x_count = static_cast<size_t>(rows_) * E;

@@ -2,6 +2,7 @@
 // its label (1 = positive, 0 = negative). The one form both backends read data in.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 

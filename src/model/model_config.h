@@ -37,6 +37,7 @@ struct ModelConfig {
   int classes = 2;
   Pool pool = Pool::Last;
   float embed_dropout = 0.0f;  // inverted dropout on the embedding outputs (training only)
+  float word_dropout = 0.0f;   // share of real tokens read as <unk> instead (training only)
   int head_hidden = 0;         // units of a ReLU layer between features and output; 0 = none
   // Packed or padded batches (model/padding.h). No parameter depends on it, but a padded
   // model is evaluated and queried with the padding it was trained with.

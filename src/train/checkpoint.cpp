@@ -1,10 +1,11 @@
-// Checkpoint file format, version 4 (little-endian):
+// Checkpoint file format, version 5 (little-endian):
 //   "RNNBCKPT" | u32 version | payload | u32 crc32(payload)
 // payload: model config (padding included), optimizer config, data options and tokenizer
 // version, training and backend options and device, vocabulary, parameters, Adam state,
 // dropout RNG, progress (with the current epoch's stats so far). Every enum is checked
 // against its name table and every size against the model's layout. Versions 1-3 held the
-// data and run settings as text; they are refused with a one-line error (retrain).
+// data and run settings as text, version 4 lacked word dropout, the selection figure, the
+// learning-rate schedule and chopping; all are refused with a one-line error (retrain).
 #include "train/checkpoint.h"
 
 #include <zlib.h>
@@ -65,6 +66,7 @@ void put_model(BinaryWriter& w, const ModelConfig& m) {
   w.put<int32_t>(m.classes);
   put_enum(w, m.pool);
   w.put<float>(m.embed_dropout);
+  w.put<float>(m.word_dropout);
   w.put<int32_t>(m.head_hidden);
   put_enum(w, m.padding);
 }
@@ -82,9 +84,11 @@ ModelConfig get_model(BinaryReader& r, const std::string& path) {
   m.classes = r.get<int32_t>();
   m.pool = get_enum<Pool>(r, path, "pooling");
   m.embed_dropout = r.get<float>();
+  m.word_dropout = r.get<float>();
   m.head_hidden = r.get<int32_t>();
-  if (!(m.embed_dropout >= 0.0f && m.embed_dropout < 1.0f) || m.head_hidden < 0 || m.head_hidden > kMaxDimension)
-    fail(path + " is corrupt: embedding dropout or hidden head size out of range");
+  if (!(m.embed_dropout >= 0.0f && m.embed_dropout < 1.0f) || !(m.word_dropout >= 0.0f && m.word_dropout < 1.0f) ||
+      m.head_hidden < 0 || m.head_hidden > kMaxDimension)
+    fail(path + " is corrupt: embedding or word dropout, or hidden head size, out of range");
   if (!(m.rnn_dropout >= 0.0f && m.rnn_dropout < 1.0f) || !(m.head_dropout >= 0.0f && m.head_dropout < 1.0f))
     fail(path + " is corrupt: dropout out of range");
   m.padding = get_enum<Padding>(r, path, "padding");
@@ -130,8 +134,10 @@ DataOptions get_data(BinaryReader& r, const std::string& path, uint32_t& tokeniz
 
 void put_run(BinaryWriter& w, const RunSettings& run) {
   const TrainOptions& t = run.train;
-  for (int32_t v : {t.epochs, t.patience, t.lr_plateau, t.batch_size}) w.put<int32_t>(v);
+  for (int32_t v : {t.epochs, t.patience, t.lr_plateau, t.batch_size, t.chop}) w.put<int32_t>(v);
   put_enum(w, t.batching);
+  put_enum(w, t.select);
+  put_enum(w, t.lr_schedule);
   w.put<uint64_t>(t.seed);
   w.put_string(t.out_dir);
   w.put<uint8_t>(t.skip_nonfinite);
@@ -149,8 +155,10 @@ void put_run(BinaryWriter& w, const RunSettings& run) {
 RunSettings get_run(BinaryReader& r, const std::string& path) {
   RunSettings run;
   TrainOptions& t = run.train;
-  for (int* v : {&t.epochs, &t.patience, &t.lr_plateau, &t.batch_size}) *v = r.get<int32_t>();
+  for (int* v : {&t.epochs, &t.patience, &t.lr_plateau, &t.batch_size, &t.chop}) *v = r.get<int32_t>();
   t.batching = get_enum<BatchOrder>(r, path, "batch order");
+  t.select = get_enum<Select>(r, path, "selection figure");
+  t.lr_schedule = get_enum<LrSchedule>(r, path, "learning-rate schedule");
   t.seed = r.get<uint64_t>();
   t.out_dir = r.get_string(kMaxPath);
   t.skip_nonfinite = r.get<uint8_t>() != 0;
@@ -164,6 +172,7 @@ RunSettings get_run(BinaryReader& r, const std::string& path) {
   b.loss_scale = r.get<float>();
   run.device = r.get_string(256);
   check(t.epochs >= 1 && t.patience >= 0 && t.lr_plateau >= 0 && t.batch_size >= 1 && t.batch_size <= (1 << 20) &&
+            t.chop >= 0 &&
             !t.out_dir.empty() &&
             b.device_index >= 0 && b.threads >= 0 && b.threads <= 1024 && b.loss_scale >= 0.0f &&
             std::isfinite(b.loss_scale),
@@ -192,6 +201,7 @@ void save_checkpoint(const std::string& path, const Checkpoint& c) {
   w.put<int32_t>(c.progress.next_batch);
   w.put<int64_t>(c.progress.global_step);
   w.put<double>(c.progress.best_val_loss);
+  w.put<double>(c.progress.best_val_acc);
   w.put<int32_t>(c.progress.best_epoch);
   for (uint64_t s : c.progress.epoch_rng) w.put<uint64_t>(s);
   const BatchStats& e = c.progress.epoch_stats;
@@ -261,6 +271,7 @@ Checkpoint load_checkpoint(const std::string& path) {
   c.progress.next_batch = r.get<int32_t>();
   c.progress.global_step = r.get<int64_t>();
   c.progress.best_val_loss = r.get<double>();
+  c.progress.best_val_acc = r.get<double>();
   c.progress.best_epoch = r.get<int32_t>();
   for (uint64_t& s : c.progress.epoch_rng) s = r.get<uint64_t>();
   BatchStats& e = c.progress.epoch_stats;

@@ -20,7 +20,7 @@
 namespace rnnb {
 
 // The format this build writes and the only one it reads (older files: retrain).
-inline constexpr uint32_t kCheckpointVersion = 4;
+inline constexpr uint32_t kCheckpointVersion = 5;
 
 // What a resumed run continues with besides the model: the training loop's options
 // (without its test hooks and progress bar), the backend's, and the device asked for.
@@ -34,15 +34,17 @@ struct RunProgress {
   int32_t epochs_done = 0;      // completed epochs
   int32_t next_batch = 0;       // batches of the current epoch already trained (resume point)
   int64_t global_step = 0;
+  // The best epoch (by the selected figure) and both of its validation figures.
   double best_val_loss = std::numeric_limits<double>::infinity();
+  double best_val_acc = -1.0;
   int32_t best_epoch = 0;
   std::array<uint64_t, 4> epoch_rng{};  // the batch-order RNG at the start of the current epoch
   // The current epoch's training stats and seconds up to next_batch, so an epoch resumed
   // mid-way reports the same train loss and accuracy as one that was not interrupted.
   BatchStats epoch_stats;
   double epoch_seconds = 0.0;
-  // The learning rate in force (0 = the configured one; --lr-plateau lowers it) and the
-  // epochs without improvement since it last changed.
+  // The learning rate in force before the schedule's factor (0 = the configured one;
+  // --lr-plateau lowers it) and the epochs without improvement since it last changed.
   float lr = 0.0f;
   int32_t plateau_wait = 0;
 };

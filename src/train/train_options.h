@@ -6,8 +6,28 @@
 #include <string>
 
 #include "data/batching.h"
+#include "util/name_table.h"
 
 namespace rnnb {
+
+// Which validation figure picks the kept (best) epoch; early stopping and the plateau
+// halving count epochs without improvement of the same figure.
+enum class Select { Loss, Accuracy };
+
+inline constexpr auto kSelectNames = make_name_table<Select>("--select", {
+    {Select::Loss, "loss", "the lowest validation loss"},
+    {Select::Accuracy, "acc", "the highest validation accuracy, ties to the lower loss"},
+});
+constexpr const auto& names_of(Select) { return kSelectNames; }
+
+// The learning rate over the run's steps, times the --lr-plateau halvings.
+enum class LrSchedule { Constant, Cosine };
+
+inline constexpr auto kLrScheduleNames = make_name_table<LrSchedule>("--lr-schedule", {
+    {LrSchedule::Constant, "constant", "--lr throughout"},
+    {LrSchedule::Cosine, "cosine", "half a cosine from --lr down to 0 at the last step of --epochs"},
+});
+constexpr const auto& names_of(LrSchedule) { return kLrScheduleNames; }
 
 // Test hooks, set from the environment by the CLI; 0 = off. Not user options.
 struct TrainHooks {
@@ -21,11 +41,17 @@ struct TrainHooks {
 
 struct TrainOptions {
   int epochs = 5;
-  // Early stopping: stop once the validation loss has not improved for this many epochs.
+  Select select = Select::Loss;
+  // Early stopping: stop once the selected validation figure has not improved for this many
+  // epochs.
   int patience = 0;
-  // Halve the learning rate once the validation loss has not improved for this many epochs
+  // Halve the learning rate once the selected figure has not improved for this many epochs
   // (counted again from each halving). 0 = off for both.
   int lr_plateau = 0;
+  LrSchedule lr_schedule = LrSchedule::Constant;
+  // Train on segments of at most this many tokens, each labelled with its review's label
+  // (data/segments.h); validation and test read whole reviews. 0 = whole reviews.
+  int chop = 0;
   int batch_size = 64;
   BatchOrder batching = BatchOrder::Bucket;  // (the padding is the model's: ModelConfig)
   uint64_t seed = 1;

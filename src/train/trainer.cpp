@@ -1,12 +1,14 @@
 // The training loop (see trainer.h).
 #include "train/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <optional>
 
+#include "data/segments.h"
 #include "train/interrupt.h"
 #include "train/progress.h"
 #include "util/atomic_file.h"
@@ -65,6 +67,20 @@ std::string metrics_up_to(const std::string& path, int epochs_done) {
   return kept;
 }
 
+// Whether this epoch's validation beats the best so far by the selected figure.
+bool improves(const EvalResult& val, const RunProgress& progress, Select select) {
+  if (select == Select::Loss) return val.loss < progress.best_val_loss;
+  return val.accuracy > progress.best_val_acc ||
+         (val.accuracy == progress.best_val_acc && val.loss < progress.best_val_loss);
+}
+
+// The schedule's factor for step `step` (0-based) of a run of `total` steps.
+double schedule_factor(LrSchedule schedule, int64_t step, int64_t total) {
+  if (schedule == LrSchedule::Constant || total <= 0) return 1.0;
+  const double done = std::min(1.0, static_cast<double>(step) / static_cast<double>(total));
+  return 0.5 * (1.0 + std::cos(3.14159265358979323846 * done));
+}
+
 void add_stats(BatchStats& into, const BatchStats& s) {
   into.loss_sum += s.loss_sum, into.correct += s.correct, into.count += s.count;
   into.real_tokens += s.real_tokens, into.computed_tokens += s.computed_tokens;
@@ -99,8 +115,16 @@ EvalResult evaluate_split(Backend& backend, Slot slot, const TokenizedSplit& set
 
 Trainer::Trainer(Backend& backend, const TokenizedSplit& train, const TokenizedSplit& validation,
                  const TokenizedSplit& test, const TrainOptions& options, Checkpoint base)
-    : backend_(backend), train_(train), validation_(validation), test_(test), options_(options),
+    : backend_(backend),
+      chopped_(options.chop > 0 ? chop_reviews(train, options.chop) : TokenizedSplit{}),
+      train_(options.chop > 0 ? chopped_ : train),
+      validation_(validation),
+      test_(test),
+      options_(options),
       base_(std::move(base)) {
+  if (options.chop > 0)
+    std::printf("training on %zu segments of at most %d tokens cut from %zu reviews\n", train_.size(), options.chop,
+                train.size());
   backend_.attach(Slot::Train, train_);
   backend_.attach(Slot::Validation, validation_);
   backend_.attach(Slot::Test, test_);
@@ -138,6 +162,7 @@ struct Trainer::EpochTraining {
   BatchStats stats;
   double seconds = 0.0;
   size_t batches = 0;
+  float last_lr = 0.0f;  // the rate of the epoch's last step
 };
 
 TrainSummary Trainer::run(const Checkpoint* resume) {
@@ -222,8 +247,13 @@ Trainer::EpochTraining Trainer::train_epoch(int epoch, Run& run) {
     window_start = next;
   };
 
+  // Every epoch has the same number of batches, so the schedule's length is known.
+  const int64_t total_steps = static_cast<int64_t>(options_.epochs) * static_cast<int64_t>(batches.size());
+  float lr = static_cast<float>(
+      progress.lr * schedule_factor(options_.lr_schedule, std::max<int64_t>(0, progress.global_step - 1), total_steps));
   for (size_t i = static_cast<size_t>(progress.next_batch); i < batches.size(); ++i) {
-    backend_.train_step(Slot::Train, batches[i], progress.lr);
+    lr = static_cast<float>(progress.lr * schedule_factor(options_.lr_schedule, progress.global_step, total_steps));
+    backend_.train_step(Slot::Train, batches[i], lr);
     ++progress.global_step;
     if (options_.hooks.interrupt_after_steps > 0 && progress.global_step == options_.hooks.interrupt_after_steps)
       request_interrupt();
@@ -248,7 +278,7 @@ Trainer::EpochTraining Trainer::train_epoch(int epoch, Run& run) {
     }
   }
   collect(batches.size());
-  EpochTraining trained{epoch_stats, seconds_before + seconds_since(start), batches.size()};
+  EpochTraining trained{epoch_stats, seconds_before + seconds_since(start), batches.size(), lr};
   bar.finish();
   run.train_seconds_total += trained.seconds;
   run.train_tokens_total += trained.stats.real_tokens;
@@ -283,7 +313,7 @@ void Trainer::validate_and_checkpoint(int epoch, const EpochTraining& trained, R
   progress.next_batch = 0;
   progress.epoch_stats = BatchStats{};
   progress.epoch_seconds = 0.0;
-  const bool improved = !has_validation || val.loss < progress.best_val_loss;
+  const bool improved = !has_validation || improves(val, progress, options_.select);
 
   const double train_loss = stats.count ? stats.loss_sum / stats.count : 0.0;
   const double train_acc = stats.count ? static_cast<double>(stats.correct) / stats.count : 0.0;
@@ -304,11 +334,12 @@ void Trainer::validate_and_checkpoint(int epoch, const EpochTraining& trained, R
                          .add("real_tokens", stats.real_tokens)
                          .add("computed_tokens", stats.computed_tokens)
                          .add("skipped_steps", stats.skipped)
-                         .add("lr", static_cast<double>(progress.lr))
+                         .add("lr", static_cast<double>(trained.last_lr))
                          .add("best", improved));
   TrainState state = backend_.state();
   if (improved) {
     progress.best_val_loss = has_validation ? val.loss : progress.best_val_loss;
+    progress.best_val_acc = has_validation ? val.accuracy : progress.best_val_acc;
     progress.best_epoch = epoch + 1;
     run.best_state = state;
     save("best.ckpt", state, progress);
@@ -349,12 +380,15 @@ TrainSummary Trainer::finish(Run& run) {
                       "/best.ckpt");
   summary.best_epoch = progress.best_epoch;
   summary.best_val_loss = progress.best_val_loss;
+  summary.best_val_acc = progress.best_val_acc;
   summary.mean_epoch_seconds = summary.epochs_run ? run.train_seconds_total / summary.epochs_run : 0.0;
   summary.tokens_per_second = run.train_tokens_total / std::max(run.train_seconds_total, 1e-9);
   run.metrics.append(JsonLine()
                          .add("event", "test")
                          .add("best_epoch", summary.best_epoch)
+                         .add("select", enum_name(options_.select))
                          .add("best_val_loss", summary.best_val_loss)
+                         .add("best_val_acc", summary.best_val_acc)
                          .add("test_loss", summary.test.loss)
                          .add("test_acc", summary.test.accuracy)
                          .add("test_count", summary.test.count)

@@ -1,6 +1,7 @@
-// The training loop shared by both backends: epochs of batches, validation after each,
-// the best checkpoint by validation loss, test accuracy at the end, metrics as JSON lines,
-// and interruption with a resumable checkpoint.
+// The training loop shared by both backends: epochs of batches (of whole reviews, or of
+// segments chopped from them), validation after each, the best checkpoint by the selected
+// validation figure, the learning-rate schedule, test accuracy at the end, metrics as JSON
+// lines, and interruption with a resumable checkpoint.
 #pragma once
 
 #include <functional>
@@ -27,6 +28,7 @@ struct TrainSummary {
   bool stopped_early = false;  // by --patience
   int best_epoch = 0;
   double best_val_loss = 0.0;
+  double best_val_acc = 0.0;
   double mean_epoch_seconds = 0.0;  // training part of each epoch
   double tokens_per_second = 0.0;   // real training tokens over training seconds
   EvalResult test;
@@ -41,6 +43,7 @@ EvalResult evaluate_split(Backend& backend, Slot slot, const TokenizedSplit& set
 class Trainer {
  public:
   // `base` carries the configuration, settings and vocabulary written into checkpoints.
+  // With options.chop, training reads segments of `train` (data/segments.h).
   Trainer(Backend& backend, const TokenizedSplit& train, const TokenizedSplit& validation,
           const TokenizedSplit& test, const TrainOptions& options, Checkpoint base);
 
@@ -60,6 +63,7 @@ class Trainer {
   int longest_review() const;
 
   Backend& backend_;
+  TokenizedSplit chopped_;  // the training segments with --chop, else empty
   const TokenizedSplit& train_;
   const TokenizedSplit& validation_;
   const TokenizedSplit& test_;

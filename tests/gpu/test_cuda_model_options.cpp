@@ -88,18 +88,15 @@ INSTANTIATE_TEST_SUITE_P(
       return name;
     });
 
-class CudaEmbedDropout : public test::GpuTest {};
+class CudaInputDropout : public test::GpuTest {};
 
-// Embedding dropout on the GPU: training differs from no dropout, evaluation does not, and
-// the same seed repeats (its stream is keyed by the seed and step, not by hidden state).
-TEST_F(CudaEmbedDropout, ActsInTrainingOnlyAndRepeats) {
-  ModelConfig model;
-  model.vocab_size = 40;
-  model.embed = 8;
-  model.hidden = 12;
-  model.embed_dropout = 0.5f;
+// Embedding or word dropout on the GPU: training differs from no dropout, evaluation does
+// not, and the same seed repeats (their streams are keyed by the seed and step, not by
+// hidden state).
+void expect_training_only_and_repeats(const ModelConfig& model) {
   ModelConfig plain = model;
   plain.embed_dropout = 0.0f;
+  plain.word_dropout = 0.0f;
   const TokenizedSplit set = test::random_split(30, model.vocab_size, 14, 6);
   Rng rng(2);
   const std::vector<Batch> batches = make_batches(set, 8, BatchOrder::Random, Padding::Packed, rng);
@@ -115,6 +112,26 @@ TEST_F(CudaEmbedDropout, ActsInTrainingOnlyAndRepeats) {
     for (auto* backend : {a.get(), b.get(), c.get()}) backend->train_step(Slot::Train, batch, 1e-2f);
   EXPECT_TRUE(test::same_bits(a->state().params, b->state().params));
   EXPECT_FALSE(test::same_bits(a->state().params, c->state().params));
+}
+
+ModelConfig small_model() {
+  ModelConfig model;
+  model.vocab_size = 40;
+  model.embed = 8;
+  model.hidden = 12;
+  return model;
+}
+
+TEST_F(CudaInputDropout, EmbeddingDropoutActsInTrainingOnlyAndRepeats) {
+  ModelConfig model = small_model();
+  model.embed_dropout = 0.5f;
+  expect_training_only_and_repeats(model);
+}
+
+TEST_F(CudaInputDropout, WordDropoutActsInTrainingOnlyAndRepeats) {
+  ModelConfig model = small_model();
+  model.word_dropout = 0.3f;
+  expect_training_only_and_repeats(model);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // Dropout on the device (kernels/dropout.h): masks of 0 or 1/(1-p) keeping about 1-p,
-// the same mask for the same seed and step, a plain copy at p = 0.
+// the same mask for the same seed and step, a plain copy at p = 0; word dropout by the CPU
+// twin's rule (real tokens to <unk> at rate p, pads kept).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -90,6 +91,40 @@ TEST_F(DropoutKernel, DropoutWithZeroProbabilityCopies) {
   cuda::dropout_forward(d_in.data(), n, 0.0f, 1, 1, d_out.data(), d_mask.data(), stream());
   EXPECT_TRUE(same_bits(to_host(d_out, stream()), expected_out));
   EXPECT_TRUE(same_bits(to_host(d_mask, stream()), expected_mask));
+}
+
+// The CPU twin's rule with the device's stream: only real tokens change, only to <unk>,
+// about p of them, the same ones for the same seed and step; p = 0 changes nothing.
+TEST_F(DropoutKernel, WordDropoutFollowsTheCpuRule) {
+  const int64_t n = 200000;
+  std::vector<int32_t> tokens(n);
+  for (int64_t i = 0; i < n; ++i) tokens[i] = i % 10 == 0 ? kPadId : 2 + static_cast<int32_t>(i % 97);
+  const auto dropped_with = [&](float p, uint64_t seed, uint64_t step) {
+    auto d_tokens = to_device(tokens, stream());
+    cuda::word_dropout(d_tokens.data(), n, p, seed, step, stream());
+    return to_host(d_tokens, stream());
+  };
+  EXPECT_EQ(dropped_with(0.0f, 1, 1), tokens);
+  for (float p : {0.1f, 0.4f}) {
+    SCOPED_TRACE(testing::Message() << "p " << p);
+    const auto out = dropped_with(p, 5, 3);
+    int64_t replaced = 0, wrong = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      if (out[i] == tokens[i]) continue;
+      ++replaced;
+      wrong += tokens[i] == kPadId || out[i] != kUnkId;
+    }
+    EXPECT_EQ(wrong, 0);
+    const double real = 0.9 * n, mean = real * p, sd = std::sqrt(real * p * (1.0 - p));
+    EXPECT_LE(std::abs(replaced - mean), 5.0 * sd);
+    EXPECT_EQ(dropped_with(p, 5, 3), out);
+    EXPECT_NE(dropped_with(p, 5, 4), out);
+  }
+  // The CPU twin replaces the same share under the same rule.
+  std::vector<int32_t> cpu = tokens;
+  Rng rng(2);
+  const int64_t cpu_replaced = word_dropout(cpu.data(), n, 0.4f, rng);
+  EXPECT_LE(std::abs(cpu_replaced - 0.4 * 0.9 * n), 5.0 * std::sqrt(0.9 * n * 0.24));
 }
 
 }  // namespace
