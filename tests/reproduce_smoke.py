@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """ctest smoke test of scripts/reproduce.py: one quick tutorial-gru run on a tiny subset must
-write accuracy.json and accuracy.md with that row, and a second pass with --reuse must keep
-it without training. Exits 77 (skipped) without the dataset.
+write accuracy.json and accuracy.md with that row (and its learning-curve PNG when matplotlib
+is installed), a second pass with --reuse must keep it without training, and --summary-only
+must rebuild the same table from the run on disk. Exits 77 (skipped) without the dataset.
 
 usage: reproduce_smoke.py BUILD_DIR OUT_DIR
 """
@@ -40,20 +41,33 @@ def main():
     assert summary["quick"] is True and summary["failed"] == [], summary
     assert [r["name"] for r in rows] == ["tutorial-gru"], rows
     row = rows[0]
-    assert row["seeds"] == 1 and row["device"] == "cpu", row
+    assert row["seeds"] == 1 and row["device"].startswith("cpu ("), row
     assert 0.0 <= row["test_acc_mean"] <= 1.0 and row["test_acc_min"] == row["test_acc_max"], row
     assert row["tokens_per_s_mean"] > 0 and row["epoch_seconds_mean"] > 0, row
     assert row["reference"].startswith("85.68%"), row
-    assert os.path.exists(os.path.join(out, "runs", "tutorial-gru", "seed1", "metrics.jsonl"))
+    assert row["group"] == "tutorial" and row["best_epochs"] == [1] and row["select"] == "loss", row
+    assert os.path.exists(os.path.join(out, "accuracy", "runs", "tutorial-gru", "seed1", "metrics.jsonl"))
+    try:
+        import matplotlib  # noqa: F401
+        assert row["curves"] == "accuracy/curves/tutorial-gru.png", row
+        with open(os.path.join(out, row["curves"]), "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    except ImportError:
+        assert row["curves"] == "", row
     with open(os.path.join(out, "accuracy.md")) as f:
         table = f.read()
-    assert "| tutorial-gru | cpu | " in table and "85.68% test" in table, table
-    assert not glob.glob(os.path.join(out, "*.tmp")), "temp files left behind"
+    assert "| 1 (one seed) | cpu (" in table and "85.68% test" in table, table
+    assert not glob.glob(os.path.join(out, "**", "*.tmp"), recursive=True), "temp files left behind"
     # A second pass keeps the finished run instead of training again, with the same row.
     again = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     assert "reusing" in again and "$ " not in again, again
     with open(os.path.join(out, "accuracy.json")) as f:
         assert json.load(f)["results"][0]["test_acc_mean"] == row["test_acc_mean"]
+    summary_only = command[:command.index("--reuse")] + ["--summary-only"]
+    again = subprocess.run(summary_only, check=True, capture_output=True, text=True).stdout
+    assert "$ " not in again, again
+    with open(os.path.join(out, "accuracy.json")) as f:
+        assert [r["test_acc_mean"] for r in json.load(f)["results"]] == [row["test_acc_mean"]]
     shutil.rmtree(out, ignore_errors=True)
     print("reproduce.py smoke test passed")
     return 0
