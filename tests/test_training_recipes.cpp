@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <numbers>
 #include <optional>
 #include <string>
 #include <vector>
@@ -106,6 +107,33 @@ TEST(TrainingRecipes, WordDropoutReplacesRealTokensOnly) {
   EXPECT_NEAR(static_cast<double>(replaced) / 90000.0, 0.3, 0.01);  // 90,000 real tokens
 }
 
+TEST(TrainingRecipes, ImprovementFollowsTheSelectedFigure) {
+  const auto result = [](double loss, double accuracy) {
+    EvalResult r;
+    r.loss = loss;
+    r.accuracy = accuracy;
+    return r;
+  };
+  // Best so far: loss 0.30 at accuracy 0.88.
+  EXPECT_TRUE(improves(result(0.29, 0.87), 0.30, 0.88, Select::Loss));
+  EXPECT_FALSE(improves(result(0.29, 0.87), 0.30, 0.88, Select::Accuracy));
+  EXPECT_FALSE(improves(result(0.35, 0.90), 0.30, 0.88, Select::Loss));
+  EXPECT_TRUE(improves(result(0.35, 0.90), 0.30, 0.88, Select::Accuracy));
+  EXPECT_TRUE(improves(result(0.29, 0.88), 0.30, 0.88, Select::Accuracy));   // a tie, lower loss
+  EXPECT_FALSE(improves(result(0.31, 0.88), 0.30, 0.88, Select::Accuracy));  // a tie, higher loss
+  EXPECT_TRUE(improves(result(9.0, 0.0), INFINITY, -1.0, Select::Accuracy));  // the first epoch
+  EXPECT_TRUE(improves(result(9.0, 0.0), INFINITY, -1.0, Select::Loss));
+}
+
+TEST(TrainingRecipes, CosineFactorFallsFromOneToZero) {
+  EXPECT_EQ(schedule_factor(LrSchedule::Constant, 70, 100), 1.0);
+  EXPECT_DOUBLE_EQ(schedule_factor(LrSchedule::Cosine, 0, 100), 1.0);
+  EXPECT_NEAR(schedule_factor(LrSchedule::Cosine, 50, 100), 0.5, 1e-12);
+  EXPECT_NEAR(schedule_factor(LrSchedule::Cosine, 25, 100), 0.5 * (1 + std::sqrt(0.5)), 1e-12);
+  EXPECT_NEAR(schedule_factor(LrSchedule::Cosine, 100, 100), 0.0, 1e-12);
+  EXPECT_NEAR(schedule_factor(LrSchedule::Cosine, 150, 100), 0.0, 1e-12);  // past the end: stays at 0
+}
+
 // ---- The training loop with the recipes ---------------------------------------------------
 
 struct EpochLine {
@@ -198,7 +226,7 @@ TEST(TrainingRecipes, CosineScheduleFallsFromTheRateToZero) {
   const double total = 4 * steps_per_epoch;
   for (int e = 0; e < 4; ++e) {
     const double last_step = (e + 1) * steps_per_epoch - 1;  // the rate each line shows
-    EXPECT_NEAR(run.epochs[e].lr, 0.03 * 0.5 * (1 + std::cos(M_PI * last_step / total)), 1e-6) << e;
+    EXPECT_NEAR(run.epochs[e].lr, 0.03 * 0.5 * (1 + std::cos(std::numbers::pi * last_step / total)), 1e-6) << e;
   }
   EXPECT_LT(run.epochs[3].lr, 1e-4);
   EXPECT_GT(run.summary.test.accuracy, 0.7);  // it still learns the toy task
@@ -228,15 +256,18 @@ TEST(TrainingRecipes, WordDropoutChangesTrainingOnly) {
   const RecipeRun a = run_recipe(options, plain), b = run_recipe(options, dropped, 0.25f);
   EXPECT_NE(a.summary.test.loss, b.summary.test.loss);
   EXPECT_GT(b.summary.test.accuracy, 0.7);
-  // Evaluating a checkpoint is deterministic: no tokens are dropped outside training.
+  // Evaluation drops no tokens: the same parameters evaluate alike with and without it.
   const Checkpoint best = load_checkpoint((dropped / "best.ckpt").string());
+  ASSERT_EQ(best.model.word_dropout, 0.25f);
+  ModelConfig without = best.model;
+  without.word_dropout = 0.0f;
   const TokenizedSplit test_set = test::synthetic_split(100, 30, 23);
   std::vector<double> losses;
-  for (int i = 0; i < 2; ++i) {
-    auto backend = make_cpu_backend(best.model, best.optim, BackendOptions{}, 9 + i);
+  for (const ModelConfig& model : {best.model, without}) {
+    auto backend = make_cpu_backend(model, best.optim, BackendOptions{}, 9);
     backend->set_state(best.state);
     backend->attach(Slot::Test, test_set);
-    losses.push_back(evaluate_split(*backend, Slot::Test, test_set, 16, best.model.padding).loss);
+    losses.push_back(evaluate_split(*backend, Slot::Test, test_set, 16, model.padding).loss);
   }
   EXPECT_EQ(losses[0], losses[1]);
 }

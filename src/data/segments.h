@@ -11,7 +11,8 @@ namespace rnnb {
 // A review of L tokens becomes ceil(L / most) consecutive segments whose lengths differ
 // by at most one (the first ones take the remainder), so none is a stub of a few tokens:
 // every segment of a review longer than `most` has at least most / 2 tokens. Reviews keep
-// their order, and their segments follow one another. Empty reviews give no segment.
+// their order, and their segments follow one another. Empty reviews give no segment (the
+// tokenizer gives none: an empty review is read as one <unk>).
 TokenizedSplit chop_reviews(const TokenizedSplit& set, int most);
 
 }  // namespace rnnb

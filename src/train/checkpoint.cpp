@@ -172,7 +172,7 @@ RunSettings get_run(BinaryReader& r, const std::string& path) {
   b.loss_scale = r.get<float>();
   run.device = r.get_string(256);
   check(t.epochs >= 1 && t.patience >= 0 && t.lr_plateau >= 0 && t.batch_size >= 1 && t.batch_size <= (1 << 20) &&
-            t.chop >= 0 &&
+            t.chop >= 0 && t.chop <= 1'000'000 &&
             !t.out_dir.empty() &&
             b.device_index >= 0 && b.threads >= 0 && b.threads <= 1024 && b.loss_scale >= 0.0f &&
             std::isfinite(b.loss_scale),
@@ -282,6 +282,8 @@ Checkpoint load_checkpoint(const std::string& path) {
   c.progress.plateau_wait = r.get<int32_t>();
   if (!(c.progress.lr >= 0.0f) || c.progress.plateau_wait < 0)
     fail(path + " is corrupt: learning rate or plateau counter out of range");
+  if (!(c.progress.best_val_acc == -1.0 || (c.progress.best_val_acc >= 0.0 && c.progress.best_val_acc <= 1.0)))
+    fail(path + " is corrupt: best validation accuracy out of range");
   if (c.progress.epochs_done < 0 || c.progress.next_batch < 0 || c.progress.global_step < 0 || c.state.adam_step < 0)
     fail(path + " is corrupt: negative progress counters");
   if (r.remaining() != 0) fail(path + " is corrupt: unexpected trailing data");

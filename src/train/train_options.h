@@ -25,7 +25,7 @@ enum class LrSchedule { Constant, Cosine };
 
 inline constexpr auto kLrScheduleNames = make_name_table<LrSchedule>("--lr-schedule", {
     {LrSchedule::Constant, "constant", "--lr throughout"},
-    {LrSchedule::Cosine, "cosine", "half a cosine from --lr down to 0 at the last step of --epochs"},
+    {LrSchedule::Cosine, "cosine", "half a cosine from --lr down to nearly 0 at the last step of --epochs"},
 });
 constexpr const auto& names_of(LrSchedule) { return kLrScheduleNames; }
 

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <numbers>
 #include <optional>
 
 #include "data/segments.h"
@@ -67,20 +68,6 @@ std::string metrics_up_to(const std::string& path, int epochs_done) {
   return kept;
 }
 
-// Whether this epoch's validation beats the best so far by the selected figure.
-bool improves(const EvalResult& val, const RunProgress& progress, Select select) {
-  if (select == Select::Loss) return val.loss < progress.best_val_loss;
-  return val.accuracy > progress.best_val_acc ||
-         (val.accuracy == progress.best_val_acc && val.loss < progress.best_val_loss);
-}
-
-// The schedule's factor for step `step` (0-based) of a run of `total` steps.
-double schedule_factor(LrSchedule schedule, int64_t step, int64_t total) {
-  if (schedule == LrSchedule::Constant || total <= 0) return 1.0;
-  const double done = std::min(1.0, static_cast<double>(step) / static_cast<double>(total));
-  return 0.5 * (1.0 + std::cos(3.14159265358979323846 * done));
-}
-
 void add_stats(BatchStats& into, const BatchStats& s) {
   into.loss_sum += s.loss_sum, into.correct += s.correct, into.count += s.count;
   into.real_tokens += s.real_tokens, into.computed_tokens += s.computed_tokens;
@@ -88,6 +75,17 @@ void add_stats(BatchStats& into, const BatchStats& s) {
 }
 
 }  // namespace
+
+bool improves(const EvalResult& val, double best_loss, double best_acc, Select select) {
+  if (select == Select::Loss) return val.loss < best_loss;
+  return val.accuracy > best_acc || (val.accuracy == best_acc && val.loss < best_loss);
+}
+
+double schedule_factor(LrSchedule schedule, int64_t step, int64_t total) {
+  if (schedule == LrSchedule::Constant || total <= 0) return 1.0;
+  const double done = std::clamp(static_cast<double>(step) / static_cast<double>(total), 0.0, 1.0);
+  return 0.5 * (1.0 + std::cos(std::numbers::pi * done));
+}
 
 EvalResult evaluate_split(Backend& backend, Slot slot, const TokenizedSplit& set, int batch_size,
                           Padding padding, bool stop_on_interrupt) {
@@ -123,8 +121,8 @@ Trainer::Trainer(Backend& backend, const TokenizedSplit& train, const TokenizedS
       options_(options),
       base_(std::move(base)) {
   if (options.chop > 0)
-    std::printf("training on %zu segments of at most %d tokens cut from %zu reviews\n", train_.size(), options.chop,
-                train.size());
+    std::fprintf(stderr, "training on %zu segments of at most %d tokens cut from %zu reviews\n", train_.size(),
+                 options.chop, train.size());
   backend_.attach(Slot::Train, train_);
   backend_.attach(Slot::Validation, validation_);
   backend_.attach(Slot::Test, test_);
@@ -247,12 +245,17 @@ Trainer::EpochTraining Trainer::train_epoch(int epoch, Run& run) {
     window_start = next;
   };
 
-  // Every epoch has the same number of batches, so the schedule's length is known.
-  const int64_t total_steps = static_cast<int64_t>(options_.epochs) * static_cast<int64_t>(batches.size());
-  float lr = static_cast<float>(
-      progress.lr * schedule_factor(options_.lr_schedule, std::max<int64_t>(0, progress.global_step - 1), total_steps));
+  // Every epoch has the same number of batches, so the schedule's position is the epoch's
+  // share plus the batch's (not global_step, which a resume with other batch settings
+  // would have counted in other batches).
+  const int64_t per_epoch = static_cast<int64_t>(batches.size());
+  const int64_t total_steps = options_.epochs * per_epoch, epoch_start = epoch * per_epoch;
+  const auto rate_at = [&](int64_t step) {
+    return static_cast<float>(progress.lr * schedule_factor(options_.lr_schedule, step, total_steps));
+  };
+  float lr = rate_at(epoch_start + std::max(0, progress.next_batch - 1));
   for (size_t i = static_cast<size_t>(progress.next_batch); i < batches.size(); ++i) {
-    lr = static_cast<float>(progress.lr * schedule_factor(options_.lr_schedule, progress.global_step, total_steps));
+    lr = rate_at(epoch_start + static_cast<int64_t>(i));
     backend_.train_step(Slot::Train, batches[i], lr);
     ++progress.global_step;
     if (options_.hooks.interrupt_after_steps > 0 && progress.global_step == options_.hooks.interrupt_after_steps)
@@ -313,7 +316,8 @@ void Trainer::validate_and_checkpoint(int epoch, const EpochTraining& trained, R
   progress.next_batch = 0;
   progress.epoch_stats = BatchStats{};
   progress.epoch_seconds = 0.0;
-  const bool improved = !has_validation || improves(val, progress, options_.select);
+  const bool improved =
+      !has_validation || improves(val, progress.best_val_loss, progress.best_val_acc, options_.select);
 
   const double train_loss = stats.count ? stats.loss_sum / stats.count : 0.0;
   const double train_acc = stats.count ? static_cast<double>(stats.correct) / stats.count : 0.0;
@@ -388,7 +392,7 @@ TrainSummary Trainer::finish(Run& run) {
                          .add("best_epoch", summary.best_epoch)
                          .add("select", enum_name(options_.select))
                          .add("best_val_loss", summary.best_val_loss)
-                         .add("best_val_acc", summary.best_val_acc)
+                         .add("best_val_acc", summary.best_val_acc)  // -1 without a validation split
                          .add("test_loss", summary.test.loss)
                          .add("test_acc", summary.test.accuracy)
                          .add("test_count", summary.test.count)

@@ -40,12 +40,23 @@ struct TrainSummary {
 EvalResult evaluate_split(Backend& backend, Slot slot, const TokenizedSplit& set, int batch_size,
                           Padding padding, bool stop_on_interrupt = false);
 
+// Whether an epoch's validation result beats the best so far by the selected figure: a
+// lower loss, or a higher accuracy with ties going to the lower loss.
+bool improves(const EvalResult& val, double best_loss, double best_acc, Select select);
+
+// The learning-rate schedule's factor at step `step` (0-based) of a run of `total` steps.
+double schedule_factor(LrSchedule schedule, int64_t step, int64_t total);
+
 class Trainer {
  public:
   // `base` carries the configuration, settings and vocabulary written into checkpoints.
   // With options.chop, training reads segments of `train` (data/segments.h).
   Trainer(Backend& backend, const TokenizedSplit& train, const TokenizedSplit& validation,
           const TokenizedSplit& test, const TrainOptions& options, Checkpoint base);
+
+  // train_ may refer to chopped_: a copy would refer to the original's.
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
 
   // Runs from the start, or from `resume` (a checkpoint's progress and state).
   TrainSummary run(const Checkpoint* resume);
