@@ -71,6 +71,8 @@ TEST(AccuracyOptions, PresetsCarryTheirReferencesAndSettings) {
     const ModelConfig best = model_config(o, 100);
     EXPECT_EQ(best.pool, Pool::MeanMax) << name;
     EXPECT_EQ(best.padding, Padding::Packed) << name;
+    EXPECT_EQ(train_options(o).chop, 50) << name;  // the recipe trials' largest gain
+    EXPECT_EQ(train_options(o).select, Select::Accuracy) << name;
     EXPECT_GT(optim_config(o).clip_norm, 0.0f) << name;
     EXPECT_FALSE(find_preset(name).reference.empty()) << name;
   }
