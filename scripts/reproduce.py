@@ -51,8 +51,10 @@ TRIALS = [
     ("trial-embed256", ["--embed", "256"]),
     ("trial-pool-max", ["--pool", "max"]),
 ]
-# Options whose values are paths: runs are matched on the rest of their command.
+# Options whose values are paths: runs are matched on the rest of their command. The table
+# also sets the device aside (each row names the device its runs used).
 PATH_OPTIONS = {"--out", "--data"}
+TABLE_IGNORES = PATH_OPTIONS | {"--device"}
 GROUPS = [("default", "The default shape: packed against post-padded"), ("best", "The project's recipes"),
           ("tutorial", "The tutorial presets"), ("trial", "Recipe trials (one option at a time)")]
 
@@ -92,13 +94,14 @@ def configurations(presets, trials):
     return configs
 
 
-def run_key(command):
-    """A run's command without its paths, which differ between checkouts."""
+def run_key(command, ignored=PATH_OPTIONS):
+    """A run's command without its paths, which differ between checkouts (and without the
+    other `ignored` options)."""
     key, skip = [], False
     for arg in command:
         if skip:
             skip = False
-        elif arg in PATH_OPTIONS:
+        elif arg in ignored:
             skip = True
         else:
             key.append(arg)
@@ -214,27 +217,41 @@ def load_run(out, seed, previous):
     }
 
 
-def collect_runs(runs_dir, name, expected, preset_options):
-    """Every finished run of configuration `name` on disk whose command is `expected(seed)`
-    apart from paths: this invocation's and earlier ones' (the table grows run by run)."""
-    runs = []
+def collect_runs(runs_dir, name, base, preset_options):
+    """Every finished run of configuration `name` on disk, from this invocation or earlier
+    ones (the table grows run by run), grouped by the options its command adds to `base(seed)`
+    (the configuration's command without extra arguments; paths and device aside):
+    {extra options: runs by seed}."""
+    groups = {}
     for out in glob.glob(os.path.join(runs_dir, name, "seed*")):
         seed_text = os.path.basename(out)[len("seed"):]
         previous = finished_command(out)
         if not seed_text.isdigit() or not previous:
             continue
-        if same_run(previous, expected(int(seed_text)), preset_options):
-            runs.append(load_run(out, int(seed_text), previous))
-    return sorted(runs, key=lambda r: r["seed"])
+        if previous.get("preset_options", preset_options) != preset_options:
+            continue  # the preset has changed since
+        key = run_key(previous["command"], TABLE_IGNORES)
+        expected = run_key(base(int(seed_text))[1:], TABLE_IGNORES)
+        if key[:len(expected)] == expected:
+            groups.setdefault(tuple(key[len(expected):]), []).append(load_run(out, int(seed_text), previous))
+    return {extra: sorted(runs, key=lambda r: r["seed"]) for extra, runs in sorted(groups.items())}
 
 
-def summarize(name, group, preset, options, reference, runs, curves):
+def row_slug(name, extra):
+    """The row's anchor and curve-file name: the configuration, then its extra options."""
+    tail = re.sub(r"[^a-z0-9]+", "-", " ".join(extra).lower()).strip("-")
+    return f"{name}-{tail}" if tail else name
+
+
+def summarize(name, group, preset, options, extra, reference, runs, curves):
     accs = [r["test_acc"] for r in runs]
     return {
         "name": name,
+        "slug": row_slug(name, extra),
         "group": group,
         "preset": preset,
         "options": " ".join(options),
+        "extra_args": " ".join(extra),
         "device": ", ".join(sorted({r["device"] for r in runs})),
         "math": ", ".join(sorted({r["math"] for r in runs})),
         "select": ", ".join(sorted({r["select"] for r in runs})),
@@ -335,7 +352,8 @@ def markdown(summary):
             spread = (f"{100 * row['test_acc_min']:.2f}% – {100 * row['test_acc_max']:.2f}%" if row["seeds"] > 1
                       else "–")
             std = f"{100 * row['test_acc_std']:.2f}" if row["seeds"] > 1 else "–"
-            name = f"[{row['name']}](#{row['name']})" if row["curves"] else row["name"]
+            name = row["name"] + (f" `{row['extra_args']}`" if row["extra_args"] else "")
+            name = f"[{name}](#{row['slug']})" if row["curves"] else name
             lines.append(
                 f"| {name} | {seeds} | {row['device']} | {row['math']} | {row['select']} | "
                 f"{100 * row['test_acc_mean']:.2f}% | {spread} | {std} | "
@@ -347,10 +365,10 @@ def markdown(summary):
                   "Per configuration: training and validation loss and accuracy by epoch (seed 1 solid, other seeds"
                   " faint), the kept epoch starred, the test accuracy of the kept epoch as a diamond."]
         for row in with_curves:
-            options = f"`--preset {row['preset']} {row['options']}`".replace(" `", "`")
-            lines += ["", f"### {row['name']}", "", f"{options}", "", f"![{row['name']}]({row['curves']})"]
-    if summary["extra_args"]:
-        lines += ["", f"Extra arguments: `{summary['extra_args']}`."]
+            options = " ".join(o for o in (row["options"], row["extra_args"]) if o)
+            lines += ["", f'<a id="{row["slug"]}"></a>', "", f"### {row['slug']}", "",
+                      f"`--preset {row['preset']}{' ' + options if options else ''}`", "",
+                      f"![{row['slug']}]({row['curves']})"]
     if summary["failed"]:
         lines += ["", "Failed runs: " + "; ".join(summary["failed"]) + "."]
     return "\n".join(lines) + "\n"
@@ -414,20 +432,20 @@ def main():
     # The table holds every configuration with finished runs on disk, not only this invocation's.
     results = []
     for name, group, preset, options in every:
-        out_of = lambda seed, name=name: os.path.join(runs_dir, name, f"seed{seed}")
-        runs = collect_runs(runs_dir, name, lambda seed, p=preset, o=options, n=name: train_command(
-            binary, p, o, seed, out_of(seed, n), args.device, extra, args.data), presets[preset]["options"])
-        if not runs:
-            continue
-        curve_path = os.path.join(out_dir, "accuracy", "curves", f"{name}.png")
-        curves = os.path.relpath(curve_path, out_dir) if plot_curves(name, runs, curve_path) else ""
-        results.append(summarize(name, group, preset, options, presets[preset]["reference"], runs, curves))
+        groups = collect_runs(runs_dir, name, lambda seed, p=preset, o=options: train_command(
+            binary, p, o, seed, "", args.device, [], ""), presets[preset]["options"])
+        for config_extra, runs in groups.items():
+            slug = row_slug(name, config_extra)
+            curve_path = os.path.join(out_dir, "accuracy", "curves", f"{slug}.png")
+            curves = os.path.relpath(curve_path, out_dir) if plot_curves(slug, runs, curve_path) else ""
+            results.append(summarize(name, group, preset, options, config_extra, presets[preset]["reference"], runs,
+                                     curves))
 
     summary = {
         "generated": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "quick": args.quick,
         "device_option": args.device,
-        "extra_args": " ".join(extra),
+        "extra_args": " ".join(extra),  # this invocation's; each row has its own
         "results": results,
         "failed": failed,
     }
