@@ -128,8 +128,11 @@ TEST(CpuRnnLanes, SplitMatchesOneLane) {
         Vec a[4], b[4];
         run_stack(one, w, x, batch_sizes, tokens, a);
         run_stack(split, w, x, batch_sizes, tokens, b);
-        for (int i = 0; i < 3; ++i) EXPECT_EQ(a[i], b[i]) << "output " << i;  // no sum changes order
-        EXPECT_LT(max_error(a[3], b[3]), 1e-13);  // the per-lane weight-gradient sums do
+        for (int i = 0; i < 2; ++i) EXPECT_EQ(a[i], b[i]) << "output " << i;  // no sum changes order
+        // dx = dG W over a lane's chunk: some BLAS kernels sum a row differently with the
+        // product's row count. The per-lane weight-gradient sums change order.
+        EXPECT_LT(max_error(a[2], b[2]), 1e-13);
+        EXPECT_LT(max_error(a[3], b[3]), 1e-13);
 
         // Float on libxsmm: per-lane kernels of other shapes, the same results to rounding.
         const std::vector<float> wf(w.begin(), w.end()), xf(x.begin(), x.end());

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "cpu/cpu_clones.h"
 #include "util/blas.h"
 #include "util/error.h"
 
@@ -215,24 +216,36 @@ double softmax_xent(const T* logits, const uint8_t* labels, int batch, int class
   return loss;
 }
 
+// Eight partial sums in a fixed order: the loop vectorises without reassociating anything,
+// so the result does not depend on the run.
+RNNB_CPU_CLONES
 double sum_of_squares(const float* grad, size_t n) {
+  constexpr size_t kPartials = 8;
+  double partial[kPartials] = {};
+  size_t i = 0;
+  for (; i + kPartials <= n; i += kPartials)
+    for (size_t k = 0; k < kPartials; ++k) partial[k] += static_cast<double>(grad[i + k]) * grad[i + k];
   double total = 0.0;
-  for (size_t i = 0; i < n; ++i) total += static_cast<double>(grad[i]) * grad[i];
+  for (; i < n; ++i) total += static_cast<double>(grad[i]) * grad[i];
+  for (double part : partial) total += part;
   return total;
 }
 
-void adam_update(float* params, const float* grad, float* m, float* v, size_t n,
-                 const OptimConfig& config, int64_t step, float grad_scale) {
+// Memory-bound once vectorised (7 floats moved per parameter); the settings are copied to
+// locals and the arrays are restrict, or the compiler must reload them after every store.
+RNNB_CPU_CLONES
+void adam_update(float* __restrict params, const float* __restrict grad, float* __restrict m, float* __restrict v,
+                 size_t n, const OptimConfig& config, int64_t step, float grad_scale) {
   const double bias1 = 1.0 - std::pow(static_cast<double>(config.beta1), static_cast<double>(step));
   const double bias2 = 1.0 - std::pow(static_cast<double>(config.beta2), static_cast<double>(step));
   const float step_size = static_cast<float>(config.lr / bias1);
   const float bias2_sqrt = static_cast<float>(std::sqrt(bias2));
-  const float b1 = config.beta1, b2 = config.beta2;
+  const float b1 = config.beta1, b2 = config.beta2, decay = config.weight_decay, eps = config.eps;
   for (size_t i = 0; i < n; ++i) {
-    float g = grad[i] * grad_scale + config.weight_decay * params[i];
+    const float g = grad[i] * grad_scale + decay * params[i];
     m[i] = b1 * m[i] + (1.0f - b1) * g;
     v[i] = b2 * v[i] + (1.0f - b2) * g * g;
-    params[i] -= step_size * m[i] / (std::sqrt(v[i]) / bias2_sqrt + config.eps);
+    params[i] -= step_size * m[i] / (std::sqrt(v[i]) / bias2_sqrt + eps);
   }
 }
 

@@ -6,12 +6,7 @@
 
 #include <cmath>
 
-// Builds a function for AVX-512, AVX2 and baseline x86-64 and picks one at load time.
-#if defined(__x86_64__) && defined(__GNUC__)
-#define RNNB_CPU_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define RNNB_CPU_CLONES
-#endif
+#include "cpu/cpu_clones.h"
 
 namespace rnnb::rnn_math {
 
