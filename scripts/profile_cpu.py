@@ -5,7 +5,7 @@ cell math, copies, bf16 conversion, optimizer, ...), and adds the result under i
 a JSON file that scripts/report.py renders as the epoch profile.
 
     scripts/profile_cpu.py --rnnbench build/rnnbench --label after --math fp32 \\
-        --out results/bench/<device>/cpu_profile.json [--data PATH] [--train-limit 3000]
+        --out results/bench/<device>/cpu_profile.json [--data PATH] [--train-limit 0]
 
 Several labels (a build before a change and after it, fp32 and bf16) go into one file; a
 label run again replaces its entry. The file is written to a temporary name and renamed.
@@ -73,7 +73,8 @@ def main(argv=None):
     parser.add_argument("--math", default="fp32", help="--math for the run (fp32 or bf16)")
     parser.add_argument("--out", required=True, help="JSON file to add the profile to")
     parser.add_argument("--data", default="", help="IMDB source (default: rnnbench's lookup)")
-    parser.add_argument("--train-limit", type=int, default=3000, help="training reviews of the epoch")
+    parser.add_argument("--train-limit", type=int, default=0,
+                        help="training reviews of the epoch (0: the whole training split, as bench_train's epoch)")
     parser.add_argument("--extra", default="", help="more rnnbench options, space-separated")
     args = parser.parse_args(argv)
     if not shutil.which("perf"):
