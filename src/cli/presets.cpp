@@ -75,8 +75,8 @@ const std::vector<Preset>& presets() {
         {"batch-size", "64"}, {"epochs", "6"}, {"chop", "50"}, {"select", "acc"}, {"lr-plateau", "1"},
         {"patience", "3"}}},
       {"best-rnn",
-       "the project's tanh RNN: best-lstm's recipe with clipping 0.5 and 6 epochs; 50-token segments, packed sequences and "
-       "pooling over every real token give short gradient paths (see docs/ACCURACY.md)",
+       "the project's tanh RNN: best-lstm's recipe with clipping 0.5 and 6 epochs; 50-token segments, packed "
+       "sequences and pooling over every real token give short gradient paths (see docs/ACCURACY.md)",
        "goal: >= 87% test",
        {{"cell", "rnn-tanh"}, {"embed", "128"}, {"hidden", "128"}, {"layers", "1"}, {"bidirectional", "true"},
         {"pool", "meanmax"}, {"embed-dropout", "0.25"}, {"head-dropout", "0.5"}, {"max-vocab", "30002"},
