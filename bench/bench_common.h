@@ -75,10 +75,19 @@ inline std::string first_line_with(const std::string& path, const std::string& k
   return "";
 }
 
-inline std::string cpu_model() {
-  std::string line = first_line_with("/proc/cpuinfo", "model name");
+// The value of the first /proc/cpuinfo line that starts with key ("model\t" is the model
+// number, "model name" the name).
+inline std::string cpuinfo_value(const std::string& key) {
+  const std::string line = first_line_with("/proc/cpuinfo", key);
   const size_t colon = line.find(':');
   return colon == std::string::npos ? "unknown" : line.substr(line.find_first_not_of(" \t", colon + 1));
+}
+
+inline std::string cpu_model() { return cpuinfo_value("model name"); }
+
+// The model name alone ("AMD EPYC") does not tell one CPU generation from the next.
+inline std::string cpu_family_model() {
+  return "family " + cpuinfo_value("cpu family") + " model " + cpuinfo_value("model\t");
 }
 
 inline std::string compiler_name() {
@@ -109,6 +118,7 @@ inline void add_common_context(const Mode& mode) {
   benchmark::AddCustomContext("commit", commit && *commit ? commit : "unknown");
   benchmark::AddCustomContext("compiler", compiler_name());
   benchmark::AddCustomContext("cpu_model", cpu_model());
+  benchmark::AddCustomContext("cpu_family_model", cpu_family_model());
   benchmark::AddCustomContext("hardware_threads", std::to_string(std::thread::hardware_concurrency()));
   benchmark::AddCustomContext("load_average_at_start", first_line_with("/proc/loadavg", ""));
   benchmark::AddCustomContext("blas", std::string("OpenBLAS ") + openblas_get_config());

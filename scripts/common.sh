@@ -22,7 +22,8 @@ imdb_data() {
 }
 
 # Names for result folders. gpu_name: the GPU's, or empty. device_name: the GPU's, else
-# "cpu <model> <cores>c". gpu_slug: the GPU's as a folder name ("nvidia-h200"), or
+# "cpu <model> f<family>m<model number> <cores>c" (the name alone, "AMD EPYC", covers
+# several generations). gpu_slug: the GPU's as a folder name ("nvidia-h200"), or
 # unknown-gpu. slugify: any name as a folder name.
 slugify() { tr '[:upper:]' '[:lower:]' | sed -E 's/[^a-z0-9]+/-/g; s/^-+|-+$//g'; }
 gpu_name() { nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 || true; }
@@ -31,10 +32,11 @@ gpu_slug() {
   name=$(gpu_name)
   echo "${name:-unknown-gpu}" | slugify
 }
+cpuinfo_field() { sed -n "s/^$1[[:space:]]*: //p" /proc/cpuinfo | head -1; }
 device_name() {
   local name
   name=$(gpu_name)
-  [ -n "$name" ] || name="cpu $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1) $(nproc)c"
+  [ -n "$name" ] || name="cpu $(cpuinfo_field 'model name') f$(cpuinfo_field 'cpu family')m$(cpuinfo_field model) $(nproc)c"
   echo "$name"
 }
 

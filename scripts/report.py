@@ -138,7 +138,12 @@ class Device:
     def title(self):
         if "gpu" in self.context:
             return f"{self.context['gpu']} ({self.context.get('gpu_sm_count', '?')} SMs)"
-        return f"{self.context.get('cpu_model', self.slug)}, {self.context.get('hardware_threads', '?')} hardware threads"
+        generation = self.context.get("cpu_family_model")
+        if not generation:  # results from before the context recorded it: the folder name's f<F>m<M>
+            match = re.search(r"-f(\d+)m(\d+)-", self.slug)
+            generation = f"family {match.group(1)} model {match.group(2)}" if match else None
+        name = self.context.get("cpu_model", self.slug) + (f" ({generation})" if generation else "")
+        return f"{name}, {self.context.get('hardware_threads', '?')} hardware threads"
 
 
 def default_case(**overrides):
