@@ -62,11 +62,30 @@ TEST(ThreadTeam, SplitCoversTheRangeInOrder) {
     }
 }
 
+// The default keeps one library for every product where the kernels have AVX-512; without
+// it the 1024-wide products move to OpenBLAS. RNNB_CPU_GEMM puts every product on the one named.
+TEST(CpuMatmul, ChoosesOpenBlasForWideProductsOnlyWithoutAvx512) {
+  const FloatLibraryChoice with = choose_float_libraries("", true), without = choose_float_libraries("", false);
+  EXPECT_EQ(with.for_width(768), with.for_width(4096));
+  EXPECT_EQ(without.for_width(768), with.for_width(768));
+  EXPECT_EQ(without.for_width(FloatLibraryChoice::wide_from - 1), with.for_width(768));
+  EXPECT_EQ(without.for_width(FloatLibraryChoice::wide_from), FloatLibrary::OpenBlas);
+  const FloatLibraryChoice openblas = choose_float_libraries("openblas", true);
+  EXPECT_EQ(openblas.for_width(1), FloatLibrary::OpenBlas);
+  EXPECT_EQ(openblas.for_width(4096), FloatLibrary::OpenBlas);
+#ifdef RNNB_WITH_ONEDNN
+  const FloatLibraryChoice onednn = choose_float_libraries("onednn", false);
+  EXPECT_EQ(onednn.for_width(1), FloatLibrary::OneDnn);
+  EXPECT_EQ(onednn.for_width(4096), FloatLibrary::OneDnn);
+#endif
+  EXPECT_THROW(choose_float_libraries("mkl", true), Error);
+}
+
 // C = A B + C on shapes from a single row to the stack's widths, with row strides wider
 // than the rows, against a double triple loop.
 TEST(CpuMatmul, MatchesTheDefinition) {
   Rng rng(5);
-  for (const auto& [m, n, k] : {std::array<int, 3>{37, 19, 300}, {1, 768, 256}, {64, 5, 129}}) {
+  for (const auto& [m, n, k] : {std::array<int, 3>{37, 19, 300}, {1, 768, 256}, {64, 5, 129}, {9, 1024, 70}}) {
     const int lda = k + 3, ldb = n + 1, ldc = n + 2;
     Vec a = random_vec(static_cast<size_t>(m) * lda, rng), b = random_vec(static_cast<size_t>(k) * ldb, rng);
     Vec c0 = random_vec(static_cast<size_t>(m) * ldc, rng);

@@ -1,6 +1,6 @@
-// CPU matrix products (cpu/matmul.h). The float library is chosen once: RNNB_CPU_GEMM
+// CPU matrix products (cpu/matmul.h). The float libraries are chosen once: RNNB_CPU_GEMM
 // (libxsmm, onednn or openblas) when set, else the first the build has of the default
-// order. libxsmm is column-major: the row-major product C = A B is, read column-major,
+// order, with OpenBLAS for the wide products where the kernels lack AVX-512. libxsmm is column-major: the row-major product C = A B is, read column-major,
 // C' = B' A', so A and B trade places in its calls.
 #include "cpu/matmul.h"
 
@@ -22,24 +22,37 @@ extern "C" void omp_set_num_threads(int);  // oneDNN's threading runtime (OpenMP
 namespace rnnb {
 namespace {
 
-enum class FloatLibrary { Libxsmm, OneDnn, OpenBlas };
-
-FloatLibrary choose_library() {
-  const char* env = std::getenv("RNNB_CPU_GEMM");
-  const std::string wanted = env ? env : "";
+// Whether the CPU kernels have AVX-512: oneDNN's effective ISA where the build has oneDNN
+// (so ONEDNN_MAX_CPU_ISA=AVX2 reproduces an AVX2-only CPU's choice), else the CPU's flags.
+bool kernels_have_avx512() {
 #ifdef RNNB_WITH_ONEDNN
-  if (wanted.empty() || wanted == "onednn") return FloatLibrary::OneDnn;
+  return (dnnl_get_effective_cpu_isa() & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core;
+#elif defined(__x86_64__) && defined(__GNUC__)
+  return __builtin_cpu_supports("avx512f");
+#else
+  return false;
 #endif
-#ifdef RNNB_WITH_LIBXSMM
-  if (wanted.empty() || wanted == "libxsmm") return FloatLibrary::Libxsmm;
-#endif
-  if (wanted.empty() || wanted == "openblas") return FloatLibrary::OpenBlas;
-  fail("RNNB_CPU_GEMM=" + wanted + ": this build's float products are onednn, libxsmm or openblas, as built");
 }
 
-FloatLibrary float_library() {
-  static const FloatLibrary library = choose_library();
-  return library;
+const FloatLibraryChoice& float_libraries() {
+  static const FloatLibraryChoice choice = [] {
+    const char* env = std::getenv("RNNB_CPU_GEMM");
+    return choose_float_libraries(env ? env : "", kernels_have_avx512());
+  }();
+  return choice;
+}
+
+const char* library_name(FloatLibrary library) {
+  switch (library) {
+    case FloatLibrary::OneDnn: return "oneDNN sgemm";
+#ifdef RNNB_WITH_LIBXSMM
+    case FloatLibrary::Libxsmm: return "libxsmm " LIBXSMM_VERSION;
+#else
+    case FloatLibrary::Libxsmm: return "libxsmm";
+#endif
+    case FloatLibrary::OpenBlas: break;
+  }
+  return "OpenBLAS";
 }
 
 void blas_matmul(int m, int n, int k, const float* a, int lda, const float* b, int ldb, float beta, float* c,
@@ -48,6 +61,23 @@ void blas_matmul(int m, int n, int k, const float* a, int lda, const float* b, i
 }
 
 }  // namespace
+
+FloatLibraryChoice choose_float_libraries(const std::string& wanted, bool avx512) {
+  const auto only = [](FloatLibrary library) { return FloatLibraryChoice{library, library}; };
+  const auto wide_on_openblas = [&](FloatLibrary library) {
+    return FloatLibraryChoice{library, avx512 ? library : FloatLibrary::OpenBlas};
+  };
+#ifdef RNNB_WITH_ONEDNN
+  if (wanted.empty()) return wide_on_openblas(FloatLibrary::OneDnn);
+  if (wanted == "onednn") return only(FloatLibrary::OneDnn);
+#endif
+#ifdef RNNB_WITH_LIBXSMM
+  if (wanted.empty()) return wide_on_openblas(FloatLibrary::Libxsmm);
+  if (wanted == "libxsmm") return only(FloatLibrary::Libxsmm);
+#endif
+  if (wanted.empty() || wanted == "openblas") return only(FloatLibrary::OpenBlas);
+  fail("RNNB_CPU_GEMM=" + wanted + ": this build's float products are onednn, libxsmm or openblas, as built");
+}
 
 void matmul(int m, int n, int k, const float* a, int lda, const float* b, int ldb, float beta, float* c,
             int ldc) {
@@ -58,8 +88,9 @@ void matmul(int m, int n, int k, const float* a, int lda, const float* b, int ld
       for (int i = 0; i < m; ++i) std::fill(c + static_cast<size_t>(i) * ldc, c + static_cast<size_t>(i) * ldc + n, 0.0f);
     return;
   }
+  const FloatLibrary library = float_libraries().for_width(n);
 #ifdef RNNB_WITH_ONEDNN
-  if (float_library() == FloatLibrary::OneDnn) {
+  if (library == FloatLibrary::OneDnn) {
     use_single_threaded_onednn();
     if (dnnl_sgemm('N', 'N', m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc) != dnnl_success)
       fail("oneDNN sgemm failed on " + std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k));
@@ -67,7 +98,7 @@ void matmul(int m, int n, int k, const float* a, int lda, const float* b, int ld
   }
 #endif
 #ifdef RNNB_WITH_LIBXSMM
-  if (float_library() == FloatLibrary::Libxsmm) {
+  if (library == FloatLibrary::Libxsmm) {
     const float alpha = 1.0f;
     const libxsmm_blasint lda_x = ldb, ldb_x = lda, ldc_x = ldc;
     // libxsmm keeps its kernels in a registry: the lookup is a hash probe after the first call.
@@ -88,16 +119,15 @@ void matmul(int m, int n, int k, const double* a, int lda, const double* b, int 
 }
 
 const char* float_matmul_library() {
-  switch (float_library()) {
-    case FloatLibrary::OneDnn: return "oneDNN sgemm";
-#ifdef RNNB_WITH_LIBXSMM
-    case FloatLibrary::Libxsmm: return "libxsmm " LIBXSMM_VERSION;
-#else
-    case FloatLibrary::Libxsmm: break;
-#endif
-    case FloatLibrary::OpenBlas: break;
-  }
-  return "OpenBLAS";
+  static const std::string name = [] {
+    const FloatLibraryChoice& choice = float_libraries();
+    std::string text = library_name(choice.narrow);
+    if (choice.wide != choice.narrow)
+      text += std::string("; ") + library_name(choice.wide) + " from " +
+              std::to_string(FloatLibraryChoice::wide_from) + " columns";
+    return text;
+  }();
+  return name.c_str();
 }
 
 void use_single_threaded_libraries() { openblas_set_num_threads(1); }

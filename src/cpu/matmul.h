@@ -3,20 +3,40 @@
 // the stack keeps its operands in whichever orientation makes each product this one
 // (cpu/rnn_cpu.cpp).
 // Float runs on oneDNN's sgemm where the build has oneDNN (fastest on these shapes with both
-// cores busy, docs/BENCHMARKS.md), else on libxsmm's JIT kernels, else on OpenBLAS;
-// RNNB_CPU_GEMM=onednn|libxsmm|openblas picks one for comparisons. Double, the precision
-// of the gradient tests, runs on OpenBLAS. Every call is single-threaded: the caller splits the work
-// between its lanes (cpu/thread_team.h).
+// cores busy, docs/BENCHMARKS.md), else on libxsmm's JIT kernels, else on OpenBLAS. Where
+// those kernels have no AVX-512, products 1024 or more wide (the LSTM's four gates of 256)
+// run on OpenBLAS: there oneDNN and libxsmm fall to half its rate on them
+// (docs/BENCHMARKS.md, "Without AVX-512"). RNNB_CPU_GEMM=onednn|libxsmm|openblas puts every
+// product on one library for comparisons. Double, the precision of the gradient tests, runs
+// on OpenBLAS. Every call is single-threaded: the caller splits the work between its lanes
+// (cpu/thread_team.h).
 #pragma once
 
+#include <string>
+
 namespace rnnb {
+
+enum class FloatLibrary { Libxsmm, OneDnn, OpenBlas };
+
+// Which library runs a float product, by the product's width n.
+struct FloatLibraryChoice {
+  FloatLibrary narrow;
+  FloatLibrary wide;  // from wide_from columns on
+  static constexpr int wide_from = 1024;
+  FloatLibrary for_width(int n) const { return n >= wide_from ? wide : narrow; }
+};
+
+// The choice for RNNB_CPU_GEMM's value (empty when unset) on a CPU whose kernels do or do
+// not have AVX-512. Fails on a library that is unknown or not in this build.
+FloatLibraryChoice choose_float_libraries(const std::string& wanted, bool avx512);
 
 void matmul(int m, int n, int k, const float* a, int lda, const float* b, int ldb, float beta, float* c,
             int ldc);
 void matmul(int m, int n, int k, const double* a, int lda, const double* b, int ldb, double beta, double* c,
             int ldc);
 
-// "oneDNN sgemm", "libxsmm 1.17" or "OpenBLAS" (float products), for reports.
+// The float products' libraries for reports: "oneDNN sgemm", "libxsmm 1.17", "OpenBLAS",
+// or e.g. "oneDNN sgemm; OpenBLAS from 1024 columns".
 const char* float_matmul_library();
 
 // Makes library calls single-threaded (OpenBLAS and OpenMP-based libraries would otherwise
