@@ -637,7 +637,9 @@ def cpu_profile(d):
                                       for p in profiles])
     text = ("Share of CPU samples (`perf record`, both threads) by part of the training step, for one epoch of "
             "`rnnbench train " + profiles[0].get("command", "").replace("train ", "", 1).split(" --out")[0] +
-            "` (scripts/profile_cpu.py). *before* is the engine before this report's changes.\n\n")
+            "` (scripts/profile_cpu.py)." +
+            (" *before* is an older engine's (`PROFILE_BEFORE`)." if any(p["label"] == "before" for p in profiles)
+             else "") + "\n\n")
     return text + table(headers, rows)
 
 
