@@ -1,7 +1,8 @@
 // CPU matrix products (cpu/matmul.h). The float libraries are chosen once: RNNB_CPU_GEMM
 // (libxsmm, onednn or openblas) when set, else the first the build has of the default
-// order, with OpenBLAS for the wide products where the kernels lack AVX-512. libxsmm is column-major: the row-major product C = A B is, read column-major,
-// C' = B' A', so A and B trade places in its calls.
+// order, with OpenBLAS for the wide products where the kernels lack AVX-512. libxsmm is
+// column-major: the row-major product C = A B is, read column-major, C' = B' A', so A and
+// B trade places in its calls.
 #include "cpu/matmul.h"
 
 #include <algorithm>
