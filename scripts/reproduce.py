@@ -4,8 +4,8 @@
 The configurations: {rnn-tanh, gru, lstm} x {packed, post-padded} at the default shape, the
 project's recipes (best-rnn, best-gru, best-lstm), every tutorial preset (tutorial-*,
 keras-*), and with --trials the recipe trials (trial-*, one option changed at a time), each
-with --seeds seeds. Every run goes to <out-dir>/accuracy/runs/<config>/seed<N>/
-(metrics.jsonl, train.log and command.json, which are committed; checkpoints, which are not).
+with --seeds seeds. Every run goes to <out-dir>/accuracy/runs/<config>/seed<N>/, or with
+--extra-args to <config>/<those options>/seed<N>/ (metrics.jsonl, train.log and command.json, which are committed; checkpoints, which are not).
 The summary, <out-dir>/accuracy.json and accuracy.md, holds every configuration with
 finished runs on disk, from this invocation or earlier ones, so the matrix can be built a
 few runs at a time: per configuration the test accuracy (mean, min, max and standard
@@ -223,7 +223,7 @@ def collect_runs(runs_dir, name, base, preset_options):
     (the configuration's command without extra arguments; paths and device aside):
     {extra options: runs by seed}."""
     groups = {}
-    for out in glob.glob(os.path.join(runs_dir, name, "seed*")):
+    for out in glob.glob(os.path.join(runs_dir, name, "seed*")) + glob.glob(os.path.join(runs_dir, name, "*", "seed*")):
         seed_text = os.path.basename(out)[len("seed"):]
         previous = finished_command(out)
         if not seed_text.isdigit() or not previous:
@@ -237,10 +237,22 @@ def collect_runs(runs_dir, name, base, preset_options):
     return {extra: sorted(runs, key=lambda r: r["seed"]) for extra, runs in sorted(groups.items())}
 
 
+def extra_slug(extra):
+    """Extra options as a name: "--math bf16" -> "math-bf16"; empty without any."""
+    return re.sub(r"[^a-z0-9]+", "-", " ".join(extra).lower()).strip("-")
+
+
 def row_slug(name, extra):
     """The row's anchor and curve-file name: the configuration, then its extra options."""
-    tail = re.sub(r"[^a-z0-9]+", "-", " ".join(extra).lower()).strip("-")
+    tail = extra_slug(extra)
     return f"{name}-{tail}" if tail else name
+
+
+def run_folder(runs_dir, name, extra, seed):
+    """<runs>/<config>/seed<N>, or <runs>/<config>/<extra options>/seed<N>, so that rows of one
+    configuration with different extra options keep their own runs."""
+    tail = extra_slug(extra)
+    return os.path.join(runs_dir, name, *([tail] if tail else []), f"seed{seed}")
 
 
 def summarize(name, group, preset, options, extra, reference, runs, curves):
@@ -419,7 +431,7 @@ def main():
     failed = []
     for name, _, preset, options in configs if not args.summary_only else []:
         for seed in range(1, args.seeds + 1):
-            out = os.path.join(runs_dir, name, f"seed{seed}")
+            out = run_folder(runs_dir, name, extra, seed)
             try:
                 run_one(train_command(binary, preset, options, seed, out, args.device, extra, args.data),
                         presets[preset]["options"], out, args.verbose, args.reuse)
