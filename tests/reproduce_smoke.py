@@ -2,7 +2,8 @@
 """ctest smoke test of scripts/reproduce.py: one quick tutorial-gru run on a tiny subset must
 write accuracy.json and accuracy.md with that row (and its learning-curve PNG when matplotlib
 is installed), a second pass with --reuse must keep it without training, and --summary-only
-must rebuild the same table from the run on disk. Exits 77 (skipped) without the dataset.
+must rebuild the same table from the run on disk, and a row with other extra arguments must
+keep its runs apart from the first. Exits 77 (skipped) without the dataset.
 
 usage: reproduce_smoke.py BUILD_DIR OUT_DIR
 """
@@ -46,11 +47,12 @@ def main():
     assert row["tokens_per_s_mean"] > 0 and row["epoch_seconds_mean"] > 0, row
     assert row["reference"].startswith("85.68%"), row
     assert row["group"] == "tutorial" and row["best_epochs"] == [1] and row["select"] == "loss", row
-    assert os.path.exists(os.path.join(out, "accuracy", "runs", "tutorial-gru", "seed1", "metrics.jsonl"))
+    # The quick options are the row's extra arguments: they name its run folder and curve file.
+    quick_slug = "train-limit-2000-test-limit-500-max-len-100-epochs-1"
+    assert os.path.exists(os.path.join(out, "accuracy", "runs", "tutorial-gru", quick_slug, "seed1", "metrics.jsonl"))
     try:
         import matplotlib  # noqa: F401
-        # The quick options are the row's extra arguments: they name its curve file.
-        assert row["curves"] == "accuracy/curves/tutorial-gru-train-limit-2000-test-limit-500-max-len-100-epochs-1.png", row
+        assert row["curves"] == f"accuracy/curves/tutorial-gru-{quick_slug}.png", row
         with open(os.path.join(out, row["curves"]), "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     except ImportError:
@@ -69,6 +71,12 @@ def main():
     assert "$ " not in again, again
     with open(os.path.join(out, "accuracy.json")) as f:
         assert [r["test_acc_mean"] for r in json.load(f)["results"]] == [row["test_acc_mean"]]
+    # A row with other extra arguments trains into its own folder and leaves the first row's run.
+    subprocess.run(summary_only[:summary_only.index("--summary-only")] + ["--extra-args", "--hidden 16"], check=True)
+    with open(os.path.join(out, "accuracy.json")) as f:
+        means = {r["slug"]: r["test_acc_mean"] for r in json.load(f)["results"]}
+    assert means.get(f"tutorial-gru-{quick_slug}") == row["test_acc_mean"], means
+    assert f"tutorial-gru-{quick_slug}-hidden-16" in means, means
     shutil.rmtree(out, ignore_errors=True)
     print("reproduce.py smoke test passed")
     return 0
