@@ -36,7 +36,12 @@ cpuinfo_field() { sed -n "s/^$1[[:space:]]*: //p" /proc/cpuinfo | head -1; }
 device_name() {
   local name
   name=$(gpu_name)
-  [ -n "$name" ] || name="cpu $(cpuinfo_field 'model name') f$(cpuinfo_field 'cpu family')m$(cpuinfo_field model) $(nproc)c"
+  if [ -z "$name" ]; then
+    local family model
+    family=$(cpuinfo_field 'cpu family')
+    model=$(cpuinfo_field model)
+    name="cpu $(cpuinfo_field 'model name')${family:+${model:+ f${family}m${model}}} $(nproc)c"
+  fi
   echo "$name"
 }
 

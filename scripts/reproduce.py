@@ -425,7 +425,10 @@ def main():
             print(f"{name}: --preset {preset} {' '.join(options)}".rstrip())
         return 0
 
-    extra = (QUICK_ARGS if args.quick else []) + shlex.split(args.extra_args)
+    # "--opt=value" as "--opt value", so that both spellings name one row and one run folder.
+    extra = (QUICK_ARGS if args.quick else []) + [part for arg in shlex.split(args.extra_args) for part in
+                                                   (arg.split("=", 1) if arg.startswith("--") and "=" in arg
+                                                    else [arg])]
     out_dir = os.path.abspath(args.out_dir)
     runs_dir = os.path.join(out_dir, "accuracy", "runs")
     failed = []

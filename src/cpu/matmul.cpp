@@ -65,7 +65,7 @@ void blas_matmul(int m, int n, int k, const float* a, int lda, const float* b, i
 
 FloatLibraryChoice choose_float_libraries(const std::string& wanted, bool avx512) {
   const auto only = [](FloatLibrary library) { return FloatLibraryChoice{library, library}; };
-  const auto wide_on_openblas = [&](FloatLibrary library) {
+  [[maybe_unused]] const auto wide_on_openblas = [&](FloatLibrary library) {
     return FloatLibraryChoice{library, avx512 ? library : FloatLibrary::OpenBlas};
   };
 #ifdef RNNB_WITH_ONEDNN
@@ -89,7 +89,8 @@ void matmul(int m, int n, int k, const float* a, int lda, const float* b, int ld
       for (int i = 0; i < m; ++i) std::fill(c + static_cast<size_t>(i) * ldc, c + static_cast<size_t>(i) * ldc + n, 0.0f);
     return;
   }
-  const FloatLibrary library = float_libraries().for_width(n);
+  // Read even in a build with OpenBLAS alone: it is where a bad RNNB_CPU_GEMM is refused.
+  [[maybe_unused]] const FloatLibrary library = float_libraries().for_width(n);
 #ifdef RNNB_WITH_ONEDNN
   if (library == FloatLibrary::OneDnn) {
     use_single_threaded_onednn();
