@@ -206,6 +206,61 @@ TEST(CpuRnnBf16, StaysWithinBoundsOfFp32) {
   }
 }
 
+// A product with a weight (read in oneDNN's blocked layout where it has one) against the
+// exact product of the bf16-rounded operands: only fp32 accumulation may differ. Setting
+// new values of the same shape must reach the blocked copy too.
+TEST(CpuRnnBf16, WeightProductsMatchTheRoundedOperands) {
+  if (!bf16_matmul_available()) GTEST_SKIP() << bf16_unavailable_reason();
+  Rng rng(5);
+  auto uniform = [&](size_t n) {
+    std::vector<float> v(n);
+    for (float& e : v) e = rng.uniform(-1.0f, 1.0f);
+    return v;
+  };
+  auto rounded = [](const std::vector<float>& v) {
+    std::vector<Bf16> r;
+    to_bf16(v.data(), v.size(), r);
+    std::vector<double> out(v.size());
+    for (size_t i = 0; i < v.size(); ++i) out[i] = from_bf16(r[i]);
+    return out;
+  };
+  Bf16Matmul lane;
+  for (const auto [k, n] : {std::array{256, 768}, std::array{128, 1024}, std::array{40, 24}}) {
+    Bf16Weight weight;
+    for (int update = 0; update < 2; ++update) {
+      const std::vector<float> b = uniform(static_cast<size_t>(k) * n);
+      weight.set(b.data(), k, n);
+      ASSERT_EQ(weight.k(), k);
+      ASSERT_EQ(weight.n(), n);
+      const std::vector<double> b_exact = rounded(b);
+      for (int m : {1, 16, 33}) {
+        for (float beta : {0.0f, 1.0f}) {
+          SCOPED_TRACE("k " + std::to_string(k) + " n " + std::to_string(n) + " m " + std::to_string(m) + " beta " +
+                       std::to_string(beta) + " update " + std::to_string(update));
+          const int lda = k + 3, ldc = n + 5;  // strided rows, as the stack passes them
+          const std::vector<float> a = uniform(static_cast<size_t>(m) * lda);
+          std::vector<float> c = uniform(static_cast<size_t>(m) * ldc);
+          const std::vector<float> c0 = c;
+          const std::vector<double> a_exact = rounded(a);
+          lane.matmul(m, a.data(), lda, weight, beta, c.data(), ldc);
+          double worst = 0.0;
+          for (int i = 0; i < m; ++i)
+            for (int j = 0; j < n; ++j) {
+              double want = beta * c0[static_cast<size_t>(i) * ldc + j];
+              for (int p = 0; p < k; ++p)
+                want += a_exact[static_cast<size_t>(i) * lda + p] * b_exact[static_cast<size_t>(p) * n + j];
+              worst = std::max(worst, std::abs(c[static_cast<size_t>(i) * ldc + j] - want));
+            }
+          EXPECT_LT(worst, 1e-4 * k) << "fp32 accumulation of |a b| <= 1 terms";
+          for (int i = 0; i < m; ++i)  // the padding between rows stays as it was
+            for (int j = n; j < ldc; ++j)
+              EXPECT_EQ(c[static_cast<size_t>(i) * ldc + j], c0[static_cast<size_t>(i) * ldc + j]);
+        }
+      }
+    }
+  }
+}
+
 TEST(CpuRnnBf16, RoundsToNearestEven) {
   std::vector<Bf16> out;
   const float in[] = {1.0f, 1.00390625f, 1.01171875f, -2.5f, std::nanf("")};

@@ -4,8 +4,13 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstdlib>
 #include <cstring>
+#include <map>
+#include <mutex>
+#include <optional>
 #include <unordered_map>
+#include <utility>
 
 #include "cpu/matmul.h"
 #include "util/error.h"
@@ -44,11 +49,91 @@ void to_bf16(const float* src, size_t n, std::vector<Bf16>& dst) {
 
 float from_bf16(Bf16 v) { return std::bit_cast<float>(static_cast<uint32_t>(v) << 16); }
 
+Bf16Weight::Bf16Weight() = default;
+Bf16Weight::~Bf16Weight() = default;
+Bf16Weight::Bf16Weight(Bf16Weight&&) noexcept = default;
+Bf16Weight& Bf16Weight::operator=(Bf16Weight&&) noexcept = default;
+
 #ifdef RNNB_WITH_ONEDNN
 
 namespace {
+
+using dt = dnnl::memory::data_type;
+
+struct FreeBytes {
+  void operator()(void* p) const { std::free(p); }
+};
+
+// The engine and stream weights are reordered on, one per thread that sets weights.
+struct PackingContext {
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  dnnl::stream stream{engine};
+};
+PackingContext& packing_context() {
+  thread_local PackingContext context;
+  return context;
+}
+
+// The layout oneDNN's bf16 matmul wants for a [k x n] weight, as it reports for a product
+// of 64 rows (the layout does not depend on the row count), once per shape; none where it
+// keeps the row-major layout or has no bf16 matmul.
+std::optional<dnnl::memory::desc> blocked_layout(int k, int n) {
+  static std::mutex mutex;
+  static std::map<std::pair<int, int>, std::optional<dnnl::memory::desc>> layouts;
+  const std::lock_guard<std::mutex> lock(mutex);
+  auto [it, inserted] = layouts.try_emplace({k, n});
+  if (!inserted) return it->second;
+  try {
+    const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+    const dnnl::memory::desc a({64, k}, dt::bf16, {k, 1}), rows({k, n}, dt::bf16, {n, 1});
+    const dnnl::memory::desc any({k, n}, dt::bf16, dnnl::memory::format_tag::any), c({64, n}, dt::f32, {n, 1});
+    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, any, c), engine);
+    if (!(pd.weights_desc() == rows)) it->second = pd.weights_desc();
+  } catch (const dnnl::error&) {
+  }
+  return it->second;
+}
+
+}  // namespace
+
+struct Bf16Weight::Blocked {
+  dnnl::memory::desc desc;
+  std::unique_ptr<void, FreeBytes> data;
+  dnnl::reorder reorder;  // from the row-major copy
+};
+
+void Bf16Weight::set(const float* src, int k, int n) {
+  RNNB_ASSERT(k > 0 && n > 0);
+  to_bf16(src, static_cast<size_t>(k) * n, rows_);
+  if (k != k_ || n != n_) {
+    k_ = k;
+    n_ = n;
+    blocked_.reset();
+    if (const std::optional<dnnl::memory::desc> layout = blocked_layout(k, n)) {
+      PackingContext& context = packing_context();
+      auto blocked = std::make_unique<Blocked>();
+      blocked->desc = *layout;
+      const size_t bytes = (layout->get_size() + 63) / 64 * 64;
+      blocked->data.reset(std::aligned_alloc(64, bytes));
+      if (!blocked->data) fail("bf16: out of memory for a " + std::to_string(k) + "x" + std::to_string(n) + " weight");
+      const dnnl::memory::desc rows({k, n}, dt::bf16, {n, 1});
+      blocked->reorder = dnnl::reorder(dnnl::reorder::primitive_desc(context.engine, rows, context.engine, *layout));
+      blocked_ = std::move(blocked);
+    }
+  }
+  if (!blocked_) return;
+  PackingContext& context = packing_context();
+  dnnl::memory from({{k, n}, dt::bf16, {n, 1}}, context.engine, rows_.data());
+  dnnl::memory to(blocked_->desc, context.engine, blocked_->data.get());
+  blocked_->reorder.execute(context.stream, from, to);
+  context.stream.wait();
+}
+
+const void* Bf16Weight::blocked() const { return blocked_ ? blocked_->data.get() : nullptr; }
+
+namespace {
 struct Key {
-  int m, n, k, lda, ldb, ldc;
+  int m, n, k, lda, ldb, ldc;  // ldb 0: B in a weight's blocked layout
   bool accumulate;
   bool operator==(const Key&) const = default;
 };
@@ -64,10 +149,12 @@ struct KeyHash {
 
 struct Bf16Matmul::Impl {
   // A primitive with its memory objects, whose data handles are set per call, so a call
-  // allocates nothing.
+  // allocates nothing. b_rows: B is read row-major (a weight whose blocked layout the
+  // primitive would not take falls back to its row-major copy).
   struct Entry {
     dnnl::matmul primitive;
     dnnl::memory a, b, c, scratchpad;
+    bool b_rows = true;
   };
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
@@ -75,34 +162,56 @@ struct Bf16Matmul::Impl {
   std::vector<Bf16> a16;
   std::vector<uint8_t> scratch;  // the primitives' scratchpad, shared (one call at a time)
 
+  Entry make_entry(int m, int n, int k, int lda, const dnnl::memory::desc& b_desc, bool accumulate, int ldc) {
+    const dnnl::memory::desc a_desc({m, k}, dt::bf16, {lda, 1});
+    const dnnl::memory::desc c_desc({m, n}, dt::f32, {ldc, 1});
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    if (accumulate) {
+      dnnl::post_ops ops;
+      ops.append_sum(1.0f);
+      attr.set_post_ops(ops);
+    }
+    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_desc, b_desc, c_desc), attr, engine);
+    const dnnl::memory::desc scratch_desc = pd.scratchpad_desc();
+    if (scratch.size() < scratch_desc.get_size()) scratch.resize(scratch_desc.get_size());
+    return Entry{dnnl::matmul(pd), dnnl::memory(a_desc, engine, DNNL_MEMORY_NONE),
+                 dnnl::memory(b_desc, engine, DNNL_MEMORY_NONE), dnnl::memory(c_desc, engine, DNNL_MEMORY_NONE),
+                 dnnl::memory(scratch_desc, engine, DNNL_MEMORY_NONE)};
+  }
+
   // C[m x n] (+)= A[m x k] B[k x n]; A and B bf16 with row strides lda, ldb; C fp32.
   void run(int m, int n, int k, const Bf16* a, int lda, const Bf16* b, int ldb, bool accumulate, float* c,
            int ldc) {
-    using dt = dnnl::memory::data_type;
     const Key key{m, n, k, lda, ldb, ldc, accumulate};
     auto it = primitives.find(key);
+    if (it == primitives.end())
+      it = primitives.emplace(key, make_entry(m, n, k, lda, {{k, n}, dt::bf16, {ldb, 1}}, accumulate, ldc)).first;
+    execute(it->second, a, b, c);
+  }
+
+  // The same with B a weight, read in its blocked layout where it has one.
+  void run(int m, const Bf16* a, int lda, const Bf16Weight& w, bool accumulate, float* c, int ldc) {
+    const int n = w.n(), k = w.k();
+    if (!w.blocked()) return run(m, n, k, a, lda, w.rows(), n, accumulate, c, ldc);
+    const Key key{m, n, k, lda, 0, ldc, accumulate};
+    auto it = primitives.find(key);
     if (it == primitives.end()) {
-      const dnnl::memory::desc a_desc({m, k}, dt::bf16, {lda, 1});
-      const dnnl::memory::desc b_desc({k, n}, dt::bf16, {ldb, 1});
-      const dnnl::memory::desc c_desc({m, n}, dt::f32, {ldc, 1});
-      dnnl::primitive_attr attr;
-      attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-      if (accumulate) {
-        dnnl::post_ops ops;
-        ops.append_sum(1.0f);
-        attr.set_post_ops(ops);
+      Entry entry;
+      try {
+        entry = make_entry(m, n, k, lda, w.blocked_->desc, accumulate, ldc);
+        entry.b_rows = false;
+      } catch (const dnnl::error&) {
+        entry = make_entry(m, n, k, lda, {{k, n}, dt::bf16, {n, 1}}, accumulate, ldc);
       }
-      const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_desc, b_desc, c_desc), attr, engine);
-      const dnnl::memory::desc scratch_desc = pd.scratchpad_desc();
-      if (scratch.size() < scratch_desc.get_size()) scratch.resize(scratch_desc.get_size());
-      Entry entry{dnnl::matmul(pd), dnnl::memory(a_desc, engine, DNNL_MEMORY_NONE),
-                  dnnl::memory(b_desc, engine, DNNL_MEMORY_NONE), dnnl::memory(c_desc, engine, DNNL_MEMORY_NONE),
-                  dnnl::memory(scratch_desc, engine, DNNL_MEMORY_NONE)};
       it = primitives.emplace(key, std::move(entry)).first;
     }
-    Entry& e = it->second;
+    execute(it->second, a, it->second.b_rows ? w.rows() : w.blocked(), c);
+  }
+
+  void execute(Entry& e, const Bf16* a, const void* b, float* c) {
     e.a.set_data_handle(const_cast<Bf16*>(a));
-    e.b.set_data_handle(const_cast<Bf16*>(b));
+    e.b.set_data_handle(const_cast<void*>(b));
     e.c.set_data_handle(c);
     e.scratchpad.set_data_handle(scratch.data());
     e.primitive.execute(stream, {{DNNL_ARG_SRC, e.a}, {DNNL_ARG_WEIGHTS, e.b}, {DNNL_ARG_DST, e.c},
@@ -130,6 +239,21 @@ void Bf16Matmul::matmul(int m, int n, int k, const Bf16* a, int lda, const Bf16*
   impl_->run(m, n, k, a, lda, b, ldb, beta != 0.0f, c, ldc);
 }
 
+void Bf16Matmul::matmul(int m, const float* a, int lda, const Bf16Weight& w, float beta, float* c, int ldc) {
+  if (m <= 0) return;
+  const int k = w.k();
+  impl_->a16.resize(static_cast<size_t>(m) * k);
+  for (int r = 0; r < m; ++r) convert_row(a + static_cast<size_t>(r) * lda, k, impl_->a16.data() + static_cast<size_t>(r) * k);
+  matmul(m, impl_->a16.data(), k, w, beta, c, ldc);
+}
+
+void Bf16Matmul::matmul(int m, const Bf16* a, int lda, const Bf16Weight& w, float beta, float* c, int ldc) {
+  if (m <= 0) return;
+  RNNB_ASSERT(w.k() > 0 && (beta == 0.0f || beta == 1.0f));
+  use_single_threaded_onednn();
+  impl_->run(m, a, lda, w, beta != 0.0f, c, ldc);
+}
+
 namespace {
 // Whether oneDNN has a bf16 matmul for this CPU (it needs AVX-512), and which: probed once
 // by building one.
@@ -141,7 +265,6 @@ const Probe& probe() {
   static const Probe result = [] {
     Probe p;
     try {
-      using dt = dnnl::memory::data_type;
       const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
       const dnnl::memory::desc a({16, 16}, dt::bf16, {16, 1}), c({16, 16}, dt::f32, {16, 1});
       const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, a, c), engine);
@@ -167,6 +290,14 @@ std::string bf16_matmul_library() {
 
 #else  // no oneDNN
 
+struct Bf16Weight::Blocked {};
+void Bf16Weight::set(const float* src, int k, int n) {
+  k_ = k;
+  n_ = n;
+  to_bf16(src, static_cast<size_t>(k) * n, rows_);
+}
+const void* Bf16Weight::blocked() const { return nullptr; }
+
 struct Bf16Matmul::Impl {};
 Bf16Matmul::Bf16Matmul() { fail(bf16_unavailable_reason()); }
 Bf16Matmul::~Bf16Matmul() = default;
@@ -174,6 +305,12 @@ void Bf16Matmul::matmul(int, int, int, const float*, int, const Bf16*, int, floa
   fail(bf16_unavailable_reason());
 }
 void Bf16Matmul::matmul(int, int, int, const Bf16*, int, const Bf16*, int, float, float*, int) {
+  fail(bf16_unavailable_reason());
+}
+void Bf16Matmul::matmul(int, const float*, int, const Bf16Weight&, float, float*, int) {
+  fail(bf16_unavailable_reason());
+}
+void Bf16Matmul::matmul(int, const Bf16*, int, const Bf16Weight&, float, float*, int) {
   fail(bf16_unavailable_reason());
 }
 bool bf16_matmul_available() { return false; }

@@ -1,7 +1,8 @@
 // bf16 matrix products for the CPU stack's --math bf16: operands rounded to bfloat16, the
 // products accumulated and returned in fp32 (cuDNN's reduced-precision semantics). They run
 // on oneDNN's matmul primitive, which picks AMX or AVX512-BF16 from the CPU's features;
-// a build without oneDNN reports why it has none.
+// a build without oneDNN reports why it has none. Weights are rounded once per update and
+// kept in the blocked layout the kernels read, so a product does not repack them per call.
 #pragma once
 
 #include <cstddef>
@@ -23,6 +24,31 @@ std::string bf16_matmul_library();
 void to_bf16(const float* src, size_t n, std::vector<Bf16>& dst);
 float from_bf16(Bf16 v);
 
+// A weight operand B [k x n] in bf16: row-major, and where oneDNN has one, in the layout
+// its kernels read (AMX's blocked pairs), so a small-M product does not repack B per call
+// (on AMX that halves the per-step products). Written by one thread, then read by many.
+class Bf16Weight {
+ public:
+  Bf16Weight();
+  ~Bf16Weight();
+  Bf16Weight(Bf16Weight&&) noexcept;
+  Bf16Weight& operator=(Bf16Weight&&) noexcept;
+
+  // B = src [k x n] (row stride n) rounded to nearest even.
+  void set(const float* src, int k, int n);
+  int k() const { return k_; }
+  int n() const { return n_; }
+  const Bf16* rows() const { return rows_.data(); }  // row-major, row stride n
+  const void* blocked() const;                       // null where oneDNN has no blocked layout
+
+ private:
+  friend class Bf16Matmul;
+  struct Blocked;
+  int k_ = 0, n_ = 0;
+  std::vector<Bf16> rows_;
+  std::unique_ptr<Blocked> blocked_;
+};
+
 // One lane's products: oneDNN primitives cached by shape, and the scratch for converted
 // operands. Not shared between threads.
 class Bf16Matmul {
@@ -36,6 +62,9 @@ class Bf16Matmul {
   void matmul(int m, int n, int k, const float* a, int lda, const Bf16* b, int ldb, float beta, float* c, int ldc);
   // The same with A already bf16.
   void matmul(int m, int n, int k, const Bf16* a, int lda, const Bf16* b, int ldb, float beta, float* c, int ldc);
+  // C[m x n] = bf16(A)[m x k] W + beta C with a weight (n and k are W's).
+  void matmul(int m, const float* a, int lda, const Bf16Weight& w, float beta, float* c, int ldc);
+  void matmul(int m, const Bf16* a, int lda, const Bf16Weight& w, float beta, float* c, int ldc);
 
  private:
   struct Impl;

@@ -8,20 +8,20 @@
 namespace rnnb::rnn_cells {
 
 RNNB_CELL_CLONES
-void rnn_forward(int H, bool relu, const float* gr, const float* b, float* gates, float* h) {
-  rnn_forward<float>(H, relu, gr, b, gates, h);
+void rnn_forward(int H, bool relu, const float* gi, const float* gr, const float* b, float* gates, float* h) {
+  rnn_forward<float>(H, relu, gi, gr, b, gates, h);
 }
 
 RNNB_CELL_CLONES
-void gru_forward(int H, const float* gr, const float* bx, const float* br, const float* hp, float* gates, float* hn,
-                 float* h) {
-  gru_forward<float>(H, gr, bx, br, hp, gates, hn, h);
+void gru_forward(int H, const float* gi, const float* gr, const float* bx, const float* br, const float* hp,
+                 float* gates, float* hn, float* h) {
+  gru_forward<float>(H, gi, gr, bx, br, hp, gates, hn, h);
 }
 
 RNNB_CELL_CLONES
-void lstm_forward(int H, const float* gr, const float* b, const float* cp, float* gates, float* c, float* tc,
-                  float* h) {
-  lstm_forward<float>(H, gr, b, cp, gates, c, tc, h);
+void lstm_forward(int H, const float* gi, const float* gr, const float* b, const float* cp, float* gates, float* c,
+                  float* tc, float* h) {
+  lstm_forward<float>(H, gi, gr, b, cp, gates, c, tc, h);
 }
 
 RNNB_CELL_CLONES

@@ -11,13 +11,13 @@
 namespace rnnb::rnn_cells {
 
 // ---- forward --------------------------------------------------------------------------
-// gates: in, x W^T of the row (G*H); out, the activated gates (rnn: h). gr: h_prev R^T of
-// the row (G*H), zero for a row without a previous state. b: bW + bR (G*H).
+// gi: x W^T of the row (G*H). gr: h_prev R^T of the row (G*H), zero for a row without a
+// previous state. b: bW + bR (G*H). gates: out, the activated gates (rnn: h).
 
 template <typename T>
-void rnn_forward(int H, bool relu, const T* __restrict gr, const T* __restrict b, T* __restrict gates,
-                 T* __restrict h) {
-  for (int j = 0; j < H; ++j) gates[j] += gr[j] + b[j];
+void rnn_forward(int H, bool relu, const T* __restrict gi, const T* __restrict gr, const T* __restrict b,
+                 T* __restrict gates, T* __restrict h) {
+  for (int j = 0; j < H; ++j) gates[j] = gi[j] + gr[j] + b[j];
   if (relu) {
     for (int j = 0; j < H; ++j) gates[j] = gates[j] > T(0) ? gates[j] : T(0);
   } else {
@@ -29,16 +29,17 @@ void rnn_forward(int H, bool relu, const T* __restrict gr, const T* __restrict b
 // GRU's biases: bx = bW + bR for r and z, bW for n; br = bR (only n's part is read: it
 // sits inside r's product). hn: Rh h + bRh (kept for backward); hp: the previous state.
 template <typename T>
-void gru_forward(int H, const T* __restrict gr, const T* __restrict bx, const T* __restrict br,
-                 const T* __restrict hp, T* __restrict gates, T* __restrict hn, T* __restrict h) {
+void gru_forward(int H, const T* __restrict gi, const T* __restrict gr, const T* __restrict bx,
+                 const T* __restrict br, const T* __restrict hp, T* __restrict gates, T* __restrict hn,
+                 T* __restrict h) {
   T* r = gates;
   T* z = r + H;
   T* n = z + H;
-  for (int j = 0; j < 2 * H; ++j) r[j] += gr[j] + bx[j];  // r and z together
+  for (int j = 0; j < 2 * H; ++j) r[j] = gi[j] + gr[j] + bx[j];  // r and z together
   rnn_math::sigmoid_inplace(r, 2 * H);
   for (int j = 0; j < H; ++j) {
     hn[j] = gr[2 * H + j] + br[2 * H + j];
-    n[j] += bx[2 * H + j] + r[j] * hn[j];
+    n[j] = gi[2 * H + j] + bx[2 * H + j] + r[j] * hn[j];
   }
   rnn_math::tanh_inplace(n, H);
   for (int j = 0; j < H; ++j) h[j] = n[j] + z[j] * (hp[j] - n[j]);
@@ -46,13 +47,13 @@ void gru_forward(int H, const T* __restrict gr, const T* __restrict bx, const T*
 
 // cp: the previous cell state; c, tc: this step's c and tanh(c).
 template <typename T>
-void lstm_forward(int H, const T* __restrict gr, const T* __restrict b, const T* __restrict cp,
-                  T* __restrict gates, T* __restrict c, T* __restrict tc, T* __restrict h) {
+void lstm_forward(int H, const T* __restrict gi, const T* __restrict gr, const T* __restrict b,
+                  const T* __restrict cp, T* __restrict gates, T* __restrict c, T* __restrict tc, T* __restrict h) {
   T* i = gates;
   T* f = i + H;
   T* g = f + H;
   T* o = g + H;
-  for (int j = 0; j < 4 * H; ++j) i[j] += gr[j] + b[j];
+  for (int j = 0; j < 4 * H; ++j) i[j] = gi[j] + gr[j] + b[j];
   rnn_math::sigmoid_inplace(i, 2 * H);  // i and f
   rnn_math::tanh_inplace(g, H);
   rnn_math::sigmoid_inplace(o, H);
@@ -120,11 +121,11 @@ void lstm_backward(int H, const T* __restrict gates, const T* __restrict cp, con
 // Float versions built for several instruction sets and picked at load time (rnn_cells.cpp);
 // as non-templates they take precedence over the templates above for float.
 namespace rnnb::rnn_cells {
-void rnn_forward(int H, bool relu, const float* gr, const float* b, float* gates, float* h);
-void gru_forward(int H, const float* gr, const float* bx, const float* br, const float* hp, float* gates, float* hn,
-                 float* h);
-void lstm_forward(int H, const float* gr, const float* b, const float* cp, float* gates, float* c, float* tc,
-                  float* h);
+void rnn_forward(int H, bool relu, const float* gi, const float* gr, const float* b, float* gates, float* h);
+void gru_forward(int H, const float* gi, const float* gr, const float* bx, const float* br, const float* hp,
+                 float* gates, float* hn, float* h);
+void lstm_forward(int H, const float* gi, const float* gr, const float* b, const float* cp, float* gates, float* c,
+                  float* tc, float* h);
 void rnn_backward(int H, bool relu, const float* h, const float* dh, float* dg);
 void gru_backward(int H, const float* gates, const float* hn, const float* hp, float* d, float* dgx, float* dgr);
 void lstm_backward(int H, const float* gates, const float* cp, const float* tc, const float* d, float* dc,

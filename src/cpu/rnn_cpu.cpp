@@ -1,5 +1,5 @@
-// The CPU recurrent stack (cpu/rnn_cpu.h). Per layer and direction, forward: the input
-// projection of every token as row tiles, then the recurrence. Backward: the recurrence in
+// The CPU recurrent stack (cpu/rnn_cpu.h). Per layer and direction, forward: the recurrence,
+// each step projecting its own tokens' inputs beside the recurrent product. Backward: the recurrence in
 // reverse, with the weight and input gradients taken chunk by chunk while the gate
 // gradients are still in cache (they are never stored for the whole batch).
 // The team's lanes split the recurrence by sequence: lane j owns sequences j, j+L, j+2L, ...
@@ -25,9 +25,6 @@
 namespace rnnb {
 namespace {
 
-// Rows per tile of the input projection: enough for full-speed kernels, few distinct
-// shapes for the JIT caches.
-constexpr int kRowTile = 128;
 // Rows of gate gradients a lane gathers before it takes their weight and input gradients:
 // the chunk and the products' operands stay in L2.
 constexpr int kChunkRows = 96;
@@ -78,12 +75,13 @@ struct CpuRnn<T>::Impl {
   struct DirWeights {
     std::vector<T> wt, rt;                   // W^T [I x G*H], R^T [H x G*H]
     std::vector<T> bias;                     // bW + bR (GRU's n gate: bW alone; see rnn_cells.h)
-    std::vector<Bf16> wt16, rt16, w16, r16;  // bf16: the same and W, R as they are
+    Bf16Weight wt16, rt16, w16, r16;         // bf16: the same and W, R as they are
   };
   // One lane's scratch and partial sums.
   struct Lane {
     // The lane's rows of a step, contiguous (row i is batch row j + i L): strided rows would
     // put every row of a product in the same few cache sets.
+    std::vector<T> gi;                 // [rows x G*H] x W^T
     std::vector<T> gr;                 // [rows x G*H] h_prev R^T
     std::vector<T> hp;                 // [rows x H] h_prev
     std::vector<T> dh, dc;             // [rows x H] backward: gradients of h (and LSTM's c)
@@ -140,12 +138,20 @@ struct CpuRnn<T>::Impl {
 
   // C = A B with B one of the weights (as T, or its bf16 copy in bf16 mode).
   // B is dense: [k x n] with row stride n.
-  void mul_weight(Lane& lane, int m, int n, int k, const T* a, int lda, const T* b, const Bf16* b16, float beta,
-                  T* c, int ldc) {
+  void mul_weight(Lane& lane, int m, int n, int k, const T* a, int lda, const T* b, const Bf16Weight& b16,
+                  float beta, T* c, int ldc) {
     if constexpr (std::is_same_v<T, float>) {
-      if (options.bf16) return lane.bf16->matmul(m, n, k, a, lda, b16, n, beta, c, ldc);
+      if (options.bf16) return lane.bf16->matmul(m, a, lda, b16, beta, c, ldc);
     }
     matmul(m, n, k, a, lda, b, n, static_cast<T>(beta), c, ldc);
+  }
+  // C[m x n] += A[m x k] B[k x n], B a chunk of gate gradients (as T, or its bf16 copy in
+  // bf16 mode); all dense.
+  void add_gradient_product(Lane& lane, int m, int n, int k, const T* a, const T* b, const Bf16* b16, T* c) {
+    if constexpr (std::is_same_v<T, float>) {
+      if (options.bf16) return lane.bf16->matmul(m, n, k, a, k, b16, n, 1.0f, c, n);
+    }
+    matmul(m, n, k, a, k, b, n, T(1), c, n);
   }
 
   void prepare_weights(const T* weights);
@@ -174,10 +180,10 @@ void CpuRnn<T>::Impl::prepare_weights(const T* weights) {
       for (int i = 0; i < summed; ++i) w.bias[i] += bR[i];
       if constexpr (std::is_same_v<T, float>) {
         if (options.bf16) {
-          to_bf16(w.wt.data(), w.wt.size(), w.wt16);
-          to_bf16(w.rt.data(), w.rt.size(), w.rt16);
-          to_bf16(block + shape.w_offset(l), w.wt.size(), w.w16);
-          to_bf16(block + shape.r_offset(l), w.rt.size(), w.r16);
+          w.wt16.set(w.wt.data(), I, GH);
+          w.rt16.set(w.rt.data(), H, GH);
+          w.w16.set(block + shape.w_offset(l), GH, I);
+          w.r16.set(block + shape.r_offset(l), GH, H);
         }
       }
     }
@@ -208,18 +214,6 @@ void CpuRnn<T>::Impl::run_direction(int l, int d, const T* weights, T* out, T* h
   }
   const T* input = layer_input(l);
 
-  // Input projection of every token, gates = X W^T (the cells add the biases), lane j
-  // taking tiles j, j+L, ...
-  const int tiles = static_cast<int>((N + kRowTile - 1) / kRowTile);
-  run([&](int j) {
-    for (int tile = j; tile < tiles; tile += L) {
-      const size_t r0 = static_cast<size_t>(tile) * kRowTile;
-      const int rows = static_cast<int>(std::min<size_t>(kRowTile, N - r0));
-      mul_weight(lanes[j], rows, GH, I, input + r0 * I, I, w.wt.data(), w.wt16.data(), 0.0f, s.gates.data() + r0 * GH,
-                 GH);
-    }
-  });
-
   T* hy_block = hy ? hy + static_cast<size_t>(l * shape.dirs + d) * batch * H : nullptr;
   T* cy_block = cy ? cy + static_cast<size_t>(l * shape.dirs + d) * batch * H : nullptr;
 
@@ -245,12 +239,16 @@ void CpuRnn<T>::Impl::run_direction(int l, int d, const T* weights, T* out, T* h
           std::fill(dst, dst + H, T(0));
         std::memcpy(s.hprev.data() + (n0 + b) * H, dst, sizeof(T) * H);
       }
-      mul_weight(lane, mine_with_state, GH, H, lane.hp.data(), H, w.rt.data(), w.rt16.data(), 0.0f, lane.gr.data(),
-                 GH);
+      // The step's input projection x W^T and recurrent product h_prev R^T, both into the
+      // lane's scratch, where the cells read them while they are in cache (projecting every
+      // token at once streams the whole [N x G*H] result through memory twice).
+      mul_weight(lane, mine, GH, I, input + (n0 + j) * I, L * I, w.wt.data(), w.wt16, 0.0f, lane.gi.data(), GH);
+      mul_weight(lane, mine_with_state, GH, H, lane.hp.data(), H, w.rt.data(), w.rt16, 0.0f, lane.gr.data(), GH);
       std::fill(lane.gr.data() + static_cast<size_t>(mine_with_state) * GH,
                 lane.gr.data() + static_cast<size_t>(mine) * GH, T(0));
 
       for (int i = 0, b = j; i < mine; ++i, b += L) {
+        const T* gi = lane.gi.data() + static_cast<size_t>(i) * GH;
         const T* gr = lane.gr.data() + static_cast<size_t>(i) * GH;
         const size_t n = n0 + b;
         T* gates = s.gates.data() + n * GH;
@@ -258,10 +256,10 @@ void CpuRnn<T>::Impl::run_direction(int l, int d, const T* weights, T* out, T* h
         switch (cell) {
           case Cell::RnnTanh:
           case Cell::RnnRelu:
-            rnn_cells::rnn_forward(H, cell == Cell::RnnRelu, gr, w.bias.data(), gates, h_out);
+            rnn_cells::rnn_forward(H, cell == Cell::RnnRelu, gi, gr, w.bias.data(), gates, h_out);
             break;
           case Cell::Gru:
-            rnn_cells::gru_forward(H, gr, w.bias.data(), bR, lane.hp.data() + static_cast<size_t>(i) * H, gates,
+            rnn_cells::gru_forward(H, gi, gr, w.bias.data(), bR, lane.hp.data() + static_cast<size_t>(i) * H, gates,
                                    s.hn.data() + n * H, h_out);
             break;
           case Cell::Lstm: {
@@ -270,7 +268,7 @@ void CpuRnn<T>::Impl::run_direction(int l, int d, const T* weights, T* out, T* h
               std::memcpy(cp, s.cell.data() + (p0 + b) * H, sizeof(T) * H);
             else
               std::fill(cp, cp + H, T(0));
-            rnn_cells::lstm_forward(H, gr, w.bias.data(), cp, gates, s.cell.data() + n * H, s.tanh_cell.data() + n * H,
+            rnn_cells::lstm_forward(H, gi, gr, w.bias.data(), cp, gates, s.cell.data() + n * H, s.tanh_cell.data() + n * H,
                                     h_out);
             break;
           }
@@ -318,14 +316,14 @@ void CpuRnn<T>::Impl::flush_chunk(Lane& lane, int rows, int I, const T* W, const
       gr16 = gru ? lane.grec16.data() : gx16;
     }
   }
-  mul_weight(lane, I, GH, rows, lane.xt.data(), rows, lane.gx.data(), gx16, 1.0f, lane.dwt.data(), GH);
-  mul_weight(lane, H, GH, rows, lane.ht.data(), rows, gr, gr16, 1.0f, lane.drt.data(), GH);
+  add_gradient_product(lane, I, GH, rows, lane.xt.data(), lane.gx.data(), gx16, lane.dwt.data());
+  add_gradient_product(lane, H, GH, rows, lane.ht.data(), gr, gr16, lane.drt.data());
   if (!dx) return;
   if constexpr (std::is_same_v<T, float>) {
     if (options.bf16)
-      lane.bf16->matmul(rows, I, GH, gx16, GH, w.w16.data(), I, 0.0f, lane.dxs.data(), I);
+      lane.bf16->matmul(rows, gx16, GH, w.w16, 0.0f, lane.dxs.data(), I);
   }
-  if (!options.bf16) mul_weight(lane, rows, I, GH, lane.gx.data(), GH, W, nullptr, 0.0f, lane.dxs.data(), I);
+  if (!options.bf16) mul_weight(lane, rows, I, GH, lane.gx.data(), GH, W, w.w16, 0.0f, lane.dxs.data(), I);
   for (int r = 0; r < rows; ++r) {
     T* dst = dx + lane.tokens[r] * I;
     const T* src = lane.dxs.data() + static_cast<size_t>(r) * I;
@@ -435,7 +433,7 @@ void CpuRnn<T>::Impl::backward_direction(int l, int d, const T* weights, const T
       // dh_prev = dGr R (+ z * dh for GRU, left in dh by the cell), for this lane's rows
       // that have a previous state: the first ones, as rows only end going backwards.
       mul_weight(lane, lane_rows(prev_rows(d, t), j, L), H, GH, chunk_gr + static_cast<size_t>(used) * GH, GH, R,
-                 w.r16.data(), gru ? 1.0f : 0.0f, lane.dh.data(), H);
+                 w.r16, gru ? 1.0f : 0.0f, lane.dh.data(), H);
       used += mine;
     }
     flush_chunk(lane, used, I, W, w, gru, d == 1, dx);
@@ -520,7 +518,7 @@ void CpuRnn<T>::forward(const T* weights, const T* x, const std::vector<int>& ba
   const size_t width = static_cast<size_t>(shape.output());
   const size_t lane_batch = static_cast<size_t>(m.batch + m.lane_count() - 1) / m.lane_count();
   for (auto& lane : m.lanes) {
-    grow(lane.gr, lane_batch * shape.gates() * H);
+    for (std::vector<T>* v : {&lane.gi, &lane.gr}) grow(*v, lane_batch * shape.gates() * H);
     for (std::vector<T>* v : {&lane.hp, &lane.dh, &lane.dc}) grow(*v, lane_batch * H);
   }
   m.prepare_weights(weights);
