@@ -41,10 +41,14 @@ void convert_row(const float* __restrict src, int n, Bf16* __restrict dst) {
 
 }  // namespace
 
+void to_bf16(const float* src, size_t n, Bf16* dst) {
+  for (size_t i = 0; i < n; i += 1 << 20)
+    convert_row(src + i, static_cast<int>(std::min<size_t>(n - i, 1 << 20)), dst + i);
+}
+
 void to_bf16(const float* src, size_t n, std::vector<Bf16>& dst) {
   dst.resize(n);
-  for (size_t i = 0; i < n; i += 1 << 20)
-    convert_row(src + i, static_cast<int>(std::min<size_t>(n - i, 1 << 20)), dst.data() + i);
+  to_bf16(src, n, dst.data());
 }
 
 float from_bf16(Bf16 v) { return std::bit_cast<float>(static_cast<uint32_t>(v) << 16); }
@@ -104,6 +108,9 @@ struct Bf16Weight::Blocked {
 
 void Bf16Weight::set(const float* src, int k, int n) {
   RNNB_ASSERT(k > 0 && n > 0);
+  // On the calling thread alone, set before the reorder is made (it keeps its thread
+  // count): an OpenMP team started here would spin beside the lanes.
+  use_single_threaded_onednn();
   to_bf16(src, static_cast<size_t>(k) * n, rows_);
   if (k != k_ || n != n_) {
     k_ = k;

@@ -20,8 +20,9 @@ std::string bf16_unavailable_reason();
 // e.g. "oneDNN 2.6.3 (brg:avx512_core_amx_bf16)"; empty without oneDNN.
 std::string bf16_matmul_library();
 
-// dst = src rounded to nearest even (NaN stays NaN); dst is resized to n.
+// dst = src rounded to nearest even (NaN stays NaN); a vector is resized to n.
 void to_bf16(const float* src, size_t n, std::vector<Bf16>& dst);
+void to_bf16(const float* src, size_t n, Bf16* dst);
 float from_bf16(Bf16 v);
 
 // A weight operand B [k x n] in bf16: row-major, and where oneDNN has one, in the layout

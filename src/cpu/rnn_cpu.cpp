@@ -306,12 +306,12 @@ void CpuRnn<T>::Impl::flush_chunk(Lane& lane, int rows, int I, const T* W, const
   }
   transpose(lane.xs.data(), rows, I, I, lane.xt.data());
   transpose(lane.hs.data(), rows, H, H, lane.ht.data());
+  // bf16: the steps left the recurrent gate gradients' copy (all of them but GRU's dGx).
   const Bf16* gx16 = nullptr;
   const Bf16* gr16 = nullptr;
   if constexpr (std::is_same_v<T, float>) {
     if (options.bf16) {
-      to_bf16(lane.gx.data(), static_cast<size_t>(rows) * GH, lane.gx16);
-      if (gru) to_bf16(lane.grec.data(), static_cast<size_t>(rows) * GH, lane.grec16);
+      if (gru) to_bf16(lane.gx.data(), static_cast<size_t>(rows) * GH, lane.gx16.data());
       gx16 = lane.gx16.data();
       gr16 = gru ? lane.grec16.data() : gx16;
     }
@@ -391,6 +391,12 @@ void CpuRnn<T>::Impl::backward_direction(int l, int d, const T* weights, const T
     grow(lane.ht, chunk * H);
     lane.tokens.resize(chunk);
     T* chunk_gr = gru ? lane.grec.data() : lane.gx.data();  // equal except for GRU's n gate
+    Bf16* chunk_gr16 = nullptr;  // bf16: its copy, made per step for dh_prev and kept for the flush
+    if (options.bf16) {
+      grow(lane.gx16, chunk * GH);
+      if (gru) grow(lane.grec16, chunk * GH);
+      chunk_gr16 = gru ? lane.grec16.data() : lane.gx16.data();
+    }
     int used = 0;
     for (int k = 0; k < steps; ++k) {
       const int t = d == 0 ? steps - 1 - k : k;  // the reverse of the forward order
@@ -432,8 +438,18 @@ void CpuRnn<T>::Impl::backward_direction(int l, int d, const T* weights, const T
       }
       // dh_prev = dGr R (+ z * dh for GRU, left in dh by the cell), for this lane's rows
       // that have a previous state: the first ones, as rows only end going backwards.
-      mul_weight(lane, lane_rows(prev_rows(d, t), j, L), H, GH, chunk_gr + static_cast<size_t>(used) * GH, GH, R,
-                 w.r16, gru ? 1.0f : 0.0f, lane.dh.data(), H);
+      const int with_prev = lane_rows(prev_rows(d, t), j, L);
+      const size_t first = static_cast<size_t>(used) * GH;
+      bool dh_done = false;
+      if constexpr (std::is_same_v<T, float>) {
+        if (chunk_gr16) {
+          to_bf16(chunk_gr + first, static_cast<size_t>(mine) * GH, chunk_gr16 + first);
+          lane.bf16->matmul(with_prev, chunk_gr16 + first, GH, w.r16, gru ? 1.0f : 0.0f, lane.dh.data(), H);
+          dh_done = true;
+        }
+      }
+      if (!dh_done)
+        mul_weight(lane, with_prev, H, GH, chunk_gr + first, GH, R, w.r16, gru ? 1.0f : 0.0f, lane.dh.data(), H);
       used += mine;
     }
     flush_chunk(lane, used, I, W, w, gru, d == 1, dx);
