@@ -1,5 +1,6 @@
-// The OpenBLAS ceiling for the CPU recurrent stack: raw cblas_sgemm on exactly the matrix
-// shapes, transposes and order that CpuRnn issues for a layer case (cpu/rnn_cpu.cpp):
+// The OpenBLAS ceiling for the CPU recurrent stack: raw cblas_sgemm on the matrix products
+// of a layer case (cpu/rnn_cpu.cpp), in the whole-batch form where the stack has a choice
+// (it projects the inputs per step and takes the weight gradients per chunk):
 //   forward, per layer and direction: the input projection [N x I] x [I x G*H] once, then
 //     per step [b_t x H] x [H x G*H] over the rows that carry a state;
 //   backward: per step [b_t x G*H] x [G*H x H], then dW = dG^T X, dR = dG^T H_prev and

@@ -1,10 +1,12 @@
 // The CPU stack's matrix products on each library that could run them, side by side:
-// OpenBLAS (cblas_sgemm), oneDNN (dnnl_sgemm and its matmul primitive, fp32 and bf16) and
-// libxsmm (JIT kernels). The products are the stack's own, with its shapes, strides and
-// beta (cpu/rnn_cpu.cpp), for the default model's widths of each cell:
+// OpenBLAS (cblas_sgemm), oneDNN (dnnl_sgemm and its matmul primitive, fp32 and bf16),
+// libxsmm (JIT kernels), and the stack's own bf16 products (rnnb_bf16: Bf16Matmul, the
+// weights in the layout oneDNN's kernels read). The
+// products are the stack's own, with its shapes, strides and beta (cpu/rnn_cpu.cpp), for
+// the default model's widths of each cell:
 //   rec_fwd  per step: h_prev R^T over one lane's rows      [32 x H] [H x G*H]
 //   rec_bwd  per step: dG R over one lane's rows (beta 1)   [32 x G*H] [G*H x H]
-//   in_proj  input projection tile                          [128 x I] [I x G*H]
+//   in_proj  per step: x W^T over one lane's rows           [32 x I] [I x G*H]
 //   d_w      weight gradient chunk, dW^T += X^T dG          [I x 96] [96 x G*H]
 //   d_r      recurrent weight gradient chunk (beta 1)       [H x 96] [96 x G*H]
 //   d_x      input gradient chunk                           [96 x G*H] [G*H x I]
@@ -41,17 +43,19 @@ namespace rnnb::bench {
 namespace {
 
 // Row-major C[m x n] = A[m x k] B[k x n] + beta C with row strides.
+// weight: B is one of the layer's weights (else a chunk of gate gradients).
 struct Product {
   std::string name;
   int m, n, k;
   float beta;
+  bool weight;
 };
 
-std::vector<Product> stack_products(int input, int hidden, int gates, int lane_rows, int tile, int chunk) {
+std::vector<Product> stack_products(int input, int hidden, int gates, int lane_rows, int chunk) {
   const int gh = gates * hidden;
-  return {{"rec_fwd", lane_rows, gh, hidden, 0.0f}, {"rec_bwd", lane_rows, hidden, gh, 1.0f},
-          {"in_proj", tile, gh, input, 0.0f},       {"d_w", input, gh, chunk, 1.0f},
-          {"d_r", hidden, gh, chunk, 1.0f},         {"d_x", chunk, input, gh, 0.0f}};
+  return {{"rec_fwd", lane_rows, gh, hidden, 0.0f, true}, {"rec_bwd", lane_rows, hidden, gh, 1.0f, true},
+          {"in_proj", lane_rows, gh, input, 0.0f, true},  {"d_w", input, gh, chunk, 1.0f, false},
+          {"d_r", hidden, gh, chunk, 1.0f, false},        {"d_x", chunk, input, gh, 0.0f, true}};
 }
 
 // One library's way to run a product on given operands; bf16 ones take converted copies.
@@ -113,6 +117,28 @@ Runner onednn_matmul(bool bf16) {
     built->stream.wait();
   };
 }
+
+// The stack's bf16 path, per lane: a weight B set once into a Bf16Weight (as the stack
+// does once per update), a gradient chunk B as plain bf16; A rounded from fp32 in the
+// call, except for rec_bwd and d_x, whose A (gate gradients) the stack rounds beforehand.
+Runner rnnb_bf16() {
+  struct Lane {
+    Bf16Matmul matmul;
+    Bf16Weight weight;
+    bool weight_set = false;
+  };
+  return [lane = std::make_shared<Lane>()](const Product& p, Operands& o) {
+    if (!p.weight) return lane->matmul.matmul(p.m, p.n, p.k, o.a.data(), p.k, o.b16.data(), p.n, p.beta, o.c.data(), p.n);
+    if (!lane->weight_set) {
+      lane->weight.set(o.b.data(), p.k, p.n);
+      lane->weight_set = true;
+    }
+    if (p.name == "rec_bwd" || p.name == "d_x")
+      lane->matmul.matmul(p.m, o.a16.data(), p.k, lane->weight, p.beta, o.c.data(), p.n);
+    else
+      lane->matmul.matmul(p.m, o.a.data(), p.k, lane->weight, p.beta, o.c.data(), p.n);
+  };
+}
 #endif
 
 #ifdef RNNB_WITH_LIBXSMM
@@ -138,6 +164,7 @@ std::vector<Library> libraries() {
   list.push_back({"onednn_sgemm", [] { return Runner(onednn_sgemm); }});
   list.push_back({"onednn_matmul", [] { return onednn_matmul(false); }});
   list.push_back({"onednn_matmul_bf16", [] { return onednn_matmul(true); }});
+  if (bf16_matmul_available()) list.push_back({"rnnb_bf16", [] { return rnnb_bf16(); }});
 #endif
 #ifdef RNNB_WITH_LIBXSMM
   list.push_back({"libxsmm", [] { return Runner(libxsmm); }});
@@ -179,7 +206,7 @@ void run_large(benchmark::State& state, const Library& library, int size, int th
 #ifdef RNNB_WITH_ONEDNN
   omp_set_num_threads(threads);
 #endif
-  const Product p{"large", size, size, size, 0.0f};
+  const Product p{"large", size, size, size, 0.0f, false};
   Operands o = make_operands(p, 3);
   Runner run = library.make();
   run(p, o);
@@ -203,11 +230,11 @@ int main(int argc, char** argv) {
   const int hardware = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   // The default model: embed 128, hidden 256; batch 64 split between two lanes.
   const int input = mode.quick ? 8 : 128, hidden = mode.quick ? 16 : 256, lane_rows = mode.quick ? 4 : 32;
-  const int tile = mode.quick ? 8 : 128, chunk = mode.quick ? 8 : 96;
+  const int chunk = mode.quick ? 8 : 96;
   const std::pair<const char*, int> cells[] = {{"gru", 3}, {"lstm", 4}, {"rnn-tanh", 1}};
   for (const Library& library : libraries()) {
     for (const auto& [cell, gates] : cells)
-      for (const Product& p : stack_products(input, hidden, gates, lane_rows, tile, chunk)) {
+      for (const Product& p : stack_products(input, hidden, gates, lane_rows, chunk)) {
         const std::string name = "gemm/" + library.name + "/" + p.name + "/cell:" + cell + "/m:" +
                                  std::to_string(p.m) + "/n:" + std::to_string(p.n) + "/k:" + std::to_string(p.k);
         auto* b = benchmark::RegisterBenchmark(name.c_str(), [library, p](benchmark::State& state) {
@@ -218,7 +245,7 @@ int main(int argc, char** argv) {
         if (mode.quick) b->Iterations(2);
       }
     // The fp32 reference, from the libraries that thread a large product themselves.
-    if (library.name == "onednn_matmul_bf16" || library.name == "libxsmm") continue;
+    if (library.name == "onednn_matmul_bf16" || library.name == "rnnb_bf16" || library.name == "libxsmm") continue;
     const int size = mode.quick ? 64 : 2048;
     for (int threads : {1, hardware}) {
       if (threads == 1 && hardware > 1 && !mode.quick) continue;  // the machine's rate: all cores

@@ -233,7 +233,7 @@ TEST(CpuRnnBf16, WeightProductsMatchTheRoundedOperands) {
       ASSERT_EQ(weight.k(), k);
       ASSERT_EQ(weight.n(), n);
       const std::vector<double> b_exact = rounded(b);
-      for (int m : {1, 16, 33}) {
+      for (int m : {1, 16, 33, 128}) {
         for (float beta : {0.0f, 1.0f}) {
           SCOPED_TRACE("k " + std::to_string(k) + " n " + std::to_string(n) + " m " + std::to_string(m) + " beta " +
                        std::to_string(beta) + " update " + std::to_string(update));

@@ -53,11 +53,6 @@ void to_bf16(const float* src, size_t n, std::vector<Bf16>& dst) {
 
 float from_bf16(Bf16 v) { return std::bit_cast<float>(static_cast<uint32_t>(v) << 16); }
 
-Bf16Weight::Bf16Weight() = default;
-Bf16Weight::~Bf16Weight() = default;
-Bf16Weight::Bf16Weight(Bf16Weight&&) noexcept = default;
-Bf16Weight& Bf16Weight::operator=(Bf16Weight&&) noexcept = default;
-
 #ifdef RNNB_WITH_ONEDNN
 
 namespace {
@@ -68,19 +63,9 @@ struct FreeBytes {
   void operator()(void* p) const { std::free(p); }
 };
 
-// The engine and stream weights are reordered on, one per thread that sets weights.
-struct PackingContext {
-  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
-  dnnl::stream stream{engine};
-};
-PackingContext& packing_context() {
-  thread_local PackingContext context;
-  return context;
-}
-
 // The layout oneDNN's bf16 matmul wants for a [k x n] weight, as it reports for a product
 // of 64 rows (the layout does not depend on the row count), once per shape; none where it
-// keeps the row-major layout or has no bf16 matmul.
+// keeps the row-major layout, has no bf16 matmul or only its reference kernel.
 std::optional<dnnl::memory::desc> blocked_layout(int k, int n) {
   static std::mutex mutex;
   static std::map<std::pair<int, int>, std::optional<dnnl::memory::desc>> layouts;
@@ -92,7 +77,8 @@ std::optional<dnnl::memory::desc> blocked_layout(int k, int n) {
     const dnnl::memory::desc a({64, k}, dt::bf16, {k, 1}), rows({k, n}, dt::bf16, {n, 1});
     const dnnl::memory::desc any({k, n}, dt::bf16, dnnl::memory::format_tag::any), c({64, n}, dt::f32, {n, 1});
     const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, any, c), engine);
-    if (!(pd.weights_desc() == rows)) it->second = pd.weights_desc();
+    const bool reference = std::string(pd.impl_info_str()).rfind("ref", 0) == 0;
+    if (!reference && !(pd.weights_desc() == rows)) it->second = pd.weights_desc();
   } catch (const dnnl::error&) {
   }
   return it->second;
@@ -100,40 +86,50 @@ std::optional<dnnl::memory::desc> blocked_layout(int k, int n) {
 
 }  // namespace
 
+// The blocked copy with the reorder that fills it from the row-major one, on the weight's
+// own engine and stream (whichever thread sets the weight next runs them).
 struct Bf16Weight::Blocked {
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  dnnl::stream stream{engine};
   dnnl::memory::desc desc;
   std::unique_ptr<void, FreeBytes> data;
-  dnnl::reorder reorder;  // from the row-major copy
+  dnnl::reorder reorder;
 };
 
 void Bf16Weight::set(const float* src, int k, int n) {
   RNNB_ASSERT(k > 0 && n > 0);
-  // On the calling thread alone, set before the reorder is made (it keeps its thread
-  // count): an OpenMP team started here would spin beside the lanes.
+  // Set before the reorder is made (it keeps its thread count): an OpenMP team started
+  // here would spin beside the lanes.
   use_single_threaded_onednn();
-  to_bf16(src, static_cast<size_t>(k) * n, rows_);
   if (k != k_ || n != n_) {
-    k_ = k;
-    n_ = n;
+    k_ = n_ = 0;
     blocked_.reset();
     if (const std::optional<dnnl::memory::desc> layout = blocked_layout(k, n)) {
-      PackingContext& context = packing_context();
       auto blocked = std::make_unique<Blocked>();
       blocked->desc = *layout;
       const size_t bytes = (layout->get_size() + 63) / 64 * 64;
       blocked->data.reset(std::aligned_alloc(64, bytes));
       if (!blocked->data) fail("bf16: out of memory for a " + std::to_string(k) + "x" + std::to_string(n) + " weight");
       const dnnl::memory::desc rows({k, n}, dt::bf16, {n, 1});
-      blocked->reorder = dnnl::reorder(dnnl::reorder::primitive_desc(context.engine, rows, context.engine, *layout));
+      blocked->reorder =
+          dnnl::reorder(dnnl::reorder::primitive_desc(blocked->engine, rows, blocked->engine, *layout));
       blocked_ = std::move(blocked);
     }
   }
-  if (!blocked_) return;
-  PackingContext& context = packing_context();
-  dnnl::memory from({{k, n}, dt::bf16, {n, 1}}, context.engine, rows_.data());
-  dnnl::memory to(blocked_->desc, context.engine, blocked_->data.get());
-  blocked_->reorder.execute(context.stream, from, to);
-  context.stream.wait();
+  to_bf16(src, static_cast<size_t>(k) * n, rows_);
+  if (blocked_) {
+    try {
+      dnnl::memory from({{k, n}, dt::bf16, {n, 1}}, blocked_->engine, rows_.data());
+      dnnl::memory to(blocked_->desc, blocked_->engine, blocked_->data.get());
+      blocked_->reorder.execute(blocked_->stream, from, to);
+      blocked_->stream.wait();
+    } catch (...) {
+      blocked_.reset();  // never read a copy that was not written
+      throw;
+    }
+  }
+  k_ = k;
+  n_ = n;
 }
 
 const void* Bf16Weight::blocked() const { return blocked_ ? blocked_->data.get() : nullptr; }
@@ -327,5 +323,11 @@ std::string bf16_unavailable_reason() {
 std::string bf16_matmul_library() { return {}; }
 
 #endif
+
+// Defined here, where Blocked is complete in either build.
+Bf16Weight::Bf16Weight() = default;
+Bf16Weight::~Bf16Weight() = default;
+Bf16Weight::Bf16Weight(Bf16Weight&&) noexcept = default;
+Bf16Weight& Bf16Weight::operator=(Bf16Weight&&) noexcept = default;
 
 }  // namespace rnnb

@@ -141,7 +141,10 @@ struct CpuRnn<T>::Impl {
   void mul_weight(Lane& lane, int m, int n, int k, const T* a, int lda, const T* b, const Bf16Weight& b16,
                   float beta, T* c, int ldc) {
     if constexpr (std::is_same_v<T, float>) {
-      if (options.bf16) return lane.bf16->matmul(m, a, lda, b16, beta, c, ldc);
+      if (options.bf16) {
+        RNNB_ASSERT(b16.k() == k && b16.n() == n);
+        return lane.bf16->matmul(m, a, lda, b16, beta, c, ldc);
+      }
     }
     matmul(m, n, k, a, lda, b, n, static_cast<T>(beta), c, ldc);
   }
