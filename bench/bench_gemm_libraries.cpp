@@ -128,7 +128,8 @@ Runner rnnb_bf16() {
     bool weight_set = false;
   };
   return [lane = std::make_shared<Lane>()](const Product& p, Operands& o) {
-    if (!p.weight) return lane->matmul.matmul(p.m, p.n, p.k, o.a.data(), p.k, o.b16.data(), p.n, p.beta, o.c.data(), p.n);
+    if (!p.weight)
+      return lane->matmul.matmul(p.m, p.n, p.k, o.a.data(), p.k, o.b16.data(), p.n, p.beta, o.c.data(), p.n);
     if (!lane->weight_set) {
       lane->weight.set(o.b.data(), p.k, p.n);
       lane->weight_set = true;

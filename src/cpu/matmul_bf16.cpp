@@ -246,7 +246,8 @@ void Bf16Matmul::matmul(int m, const float* a, int lda, const Bf16Weight& w, flo
   if (m <= 0) return;
   const int k = w.k();
   impl_->a16.resize(static_cast<size_t>(m) * k);
-  for (int r = 0; r < m; ++r) convert_row(a + static_cast<size_t>(r) * lda, k, impl_->a16.data() + static_cast<size_t>(r) * k);
+  for (int r = 0; r < m; ++r)
+    convert_row(a + static_cast<size_t>(r) * lda, k, impl_->a16.data() + static_cast<size_t>(r) * k);
   matmul(m, impl_->a16.data(), k, w, beta, c, ldc);
 }
 

@@ -25,9 +25,9 @@ void to_bf16(const float* src, size_t n, std::vector<Bf16>& dst);
 void to_bf16(const float* src, size_t n, Bf16* dst);
 float from_bf16(Bf16 v);
 
-// A weight operand B [k x n] in bf16: row-major, and where oneDNN has one, in the layout
-// its kernels read (AMX's blocked pairs), so a small-M product does not repack B per call
-// (on AMX that halves the per-step products). Written by one thread, then read by many.
+// A weight operand B [k x n] in bf16: row-major, and where oneDNN has one, in the blocked
+// layout its kernels read (bf16 pairs, on AMX and AVX512-BF16 alike), so a small-M product
+// does not repack B per call. Set by one thread at a time, then read by many.
 class Bf16Weight {
  public:
   Bf16Weight();

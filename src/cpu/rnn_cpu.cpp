@@ -1,7 +1,7 @@
-// The CPU recurrent stack (cpu/rnn_cpu.h). Per layer and direction, forward: the recurrence,
-// each step projecting its own tokens' inputs beside the recurrent product. Backward: the recurrence in
-// reverse, with the weight and input gradients taken chunk by chunk while the gate
-// gradients are still in cache (they are never stored for the whole batch).
+// The CPU recurrent stack (cpu/rnn_cpu.h). Per layer and direction, forward: the
+// recurrence, each step projecting its own tokens' inputs beside the recurrent product.
+// Backward: the recurrence in reverse, with the weight and input gradients taken chunk by
+// chunk while the gate gradients are still in cache (never stored for the whole batch).
 // The team's lanes split the recurrence by sequence: lane j owns sequences j, j+L, j+2L, ...
 // of the batch, so its rows at a step are every L-th row, a lane never waits for another
 // within a pass, and each lane sums its own weight gradient (added up at the end).
@@ -271,8 +271,8 @@ void CpuRnn<T>::Impl::run_direction(int l, int d, const T* weights, T* out, T* h
               std::memcpy(cp, s.cell.data() + (p0 + b) * H, sizeof(T) * H);
             else
               std::fill(cp, cp + H, T(0));
-            rnn_cells::lstm_forward(H, gi, gr, w.bias.data(), cp, gates, s.cell.data() + n * H, s.tanh_cell.data() + n * H,
-                                    h_out);
+            rnn_cells::lstm_forward(H, gi, gr, w.bias.data(), cp, gates, s.cell.data() + n * H,
+                                    s.tanh_cell.data() + n * H, h_out);
             break;
           }
         }
