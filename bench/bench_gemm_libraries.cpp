@@ -43,19 +43,20 @@ namespace rnnb::bench {
 namespace {
 
 // Row-major C[m x n] = A[m x k] B[k x n] + beta C with row strides.
-// weight: B is one of the layer's weights (else a chunk of gate gradients).
+// weight: B is one of the layer's weights (else a chunk of gate gradients). a_bf16: the
+// stack's bf16 path has A rounded before the call (gate gradients), not in it.
 struct Product {
   std::string name;
   int m, n, k;
   float beta;
-  bool weight;
+  bool weight, a_bf16;
 };
 
 std::vector<Product> stack_products(int input, int hidden, int gates, int lane_rows, int chunk) {
   const int gh = gates * hidden;
-  return {{"rec_fwd", lane_rows, gh, hidden, 0.0f, true}, {"rec_bwd", lane_rows, hidden, gh, 1.0f, true},
-          {"in_proj", lane_rows, gh, input, 0.0f, true},  {"d_w", input, gh, chunk, 1.0f, false},
-          {"d_r", hidden, gh, chunk, 1.0f, false},        {"d_x", chunk, input, gh, 0.0f, true}};
+  return {{"rec_fwd", lane_rows, gh, hidden, 0.0f, true, false}, {"rec_bwd", lane_rows, hidden, gh, 1.0f, true, true},
+          {"in_proj", lane_rows, gh, input, 0.0f, true, false},  {"d_w", input, gh, chunk, 1.0f, false, false},
+          {"d_r", hidden, gh, chunk, 1.0f, false, false},        {"d_x", chunk, input, gh, 0.0f, true, true}};
 }
 
 // One library's way to run a product on given operands; bf16 ones take converted copies.
@@ -134,7 +135,7 @@ Runner rnnb_bf16() {
       lane->weight.set(o.b.data(), p.k, p.n);
       lane->weight_set = true;
     }
-    if (p.name == "rec_bwd" || p.name == "d_x")
+    if (p.a_bf16)
       lane->matmul.matmul(p.m, o.a16.data(), p.k, lane->weight, p.beta, o.c.data(), p.n);
     else
       lane->matmul.matmul(p.m, o.a.data(), p.k, lane->weight, p.beta, o.c.data(), p.n);
@@ -207,7 +208,7 @@ void run_large(benchmark::State& state, const Library& library, int size, int th
 #ifdef RNNB_WITH_ONEDNN
   omp_set_num_threads(threads);
 #endif
-  const Product p{"large", size, size, size, 0.0f, false};
+  const Product p{"large", size, size, size, 0.0f, false, false};
   Operands o = make_operands(p, 3);
   Runner run = library.make();
   run(p, o);

@@ -148,6 +148,17 @@ struct CpuRnn<T>::Impl {
     }
     matmul(m, n, k, a, lda, b, n, static_cast<T>(beta), c, ldc);
   }
+  // The same where bf16 mode has A rounded already: a16, with a's row stride.
+  void mul_weight(Lane& lane, int m, int n, int k, const T* a, const Bf16* a16, int lda, const T* b,
+                  const Bf16Weight& b16, float beta, T* c, int ldc) {
+    if constexpr (std::is_same_v<T, float>) {
+      if (options.bf16) {
+        RNNB_ASSERT(a16 && b16.k() == k && b16.n() == n);
+        return lane.bf16->matmul(m, a16, lda, b16, beta, c, ldc);
+      }
+    }
+    matmul(m, n, k, a, lda, b, n, static_cast<T>(beta), c, ldc);
+  }
   // C[m x n] += A[m x k] B[k x n], B a chunk of gate gradients (as T, or its bf16 copy in
   // bf16 mode); all dense.
   void add_gradient_product(Lane& lane, int m, int n, int k, const T* a, const T* b, const Bf16* b16, T* c) {
@@ -322,11 +333,7 @@ void CpuRnn<T>::Impl::flush_chunk(Lane& lane, int rows, int I, const T* W, const
   add_gradient_product(lane, I, GH, rows, lane.xt.data(), lane.gx.data(), gx16, lane.dwt.data());
   add_gradient_product(lane, H, GH, rows, lane.ht.data(), gr, gr16, lane.drt.data());
   if (!dx) return;
-  if constexpr (std::is_same_v<T, float>) {
-    if (options.bf16)
-      lane.bf16->matmul(rows, gx16, GH, w.w16, 0.0f, lane.dxs.data(), I);
-  }
-  if (!options.bf16) mul_weight(lane, rows, I, GH, lane.gx.data(), GH, W, w.w16, 0.0f, lane.dxs.data(), I);
+  mul_weight(lane, rows, I, GH, lane.gx.data(), gx16, GH, W, w.w16, 0.0f, lane.dxs.data(), I);
   for (int r = 0; r < rows; ++r) {
     T* dst = dx + lane.tokens[r] * I;
     const T* src = lane.dxs.data() + static_cast<size_t>(r) * I;
@@ -443,16 +450,11 @@ void CpuRnn<T>::Impl::backward_direction(int l, int d, const T* weights, const T
       // that have a previous state: the first ones, as rows only end going backwards.
       const int with_prev = lane_rows(prev_rows(d, t), j, L);
       const size_t first = static_cast<size_t>(used) * GH;
-      bool dh_done = false;
       if constexpr (std::is_same_v<T, float>) {
-        if (chunk_gr16) {
-          to_bf16(chunk_gr + first, static_cast<size_t>(mine) * GH, chunk_gr16 + first);
-          lane.bf16->matmul(with_prev, chunk_gr16 + first, GH, w.r16, gru ? 1.0f : 0.0f, lane.dh.data(), H);
-          dh_done = true;
-        }
+        if (chunk_gr16) to_bf16(chunk_gr + first, static_cast<size_t>(mine) * GH, chunk_gr16 + first);
       }
-      if (!dh_done)
-        mul_weight(lane, with_prev, H, GH, chunk_gr + first, GH, R, w.r16, gru ? 1.0f : 0.0f, lane.dh.data(), H);
+      mul_weight(lane, with_prev, H, GH, chunk_gr + first, chunk_gr16 ? chunk_gr16 + first : nullptr, GH, R, w.r16,
+                 gru ? 1.0f : 0.0f, lane.dh.data(), H);
       used += mine;
     }
     flush_chunk(lane, used, I, W, w, gru, d == 1, dx);
