@@ -6,6 +6,8 @@
 #include <array>
 #include <atomic>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -270,6 +272,31 @@ TEST(CpuRnnBf16, RoundsToNearestEven) {
   EXPECT_EQ(from_bf16(out[2]), 1.015625f);    // halfway, rounds up to even
   EXPECT_EQ(from_bf16(out[3]), -2.5f);
   EXPECT_TRUE(std::isnan(from_bf16(out[4])));
+}
+
+// Every CPU rounds alike, whether it converts with AVX512-BF16's instruction or in portable
+// code: checked bit for bit against the rule, over special values and random bit patterns,
+// at lengths that leave every tail of the vector loops.
+TEST(CpuRnnBf16, ConversionFollowsTheRuleBitForBit) {
+  auto rule = [](uint32_t bits) -> Bf16 {
+    const uint32_t magnitude = bits & 0x7fffffffu;
+    if (magnitude > 0x7f800000u) return static_cast<Bf16>((bits >> 16) | 0x40u);  // quiet NaN
+    if (magnitude < 0x00800000u) return static_cast<Bf16>((bits >> 16) & 0x8000u);  // signed zero
+    return static_cast<Bf16>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+  };
+  std::vector<uint32_t> bits = {0x00000000u, 0x80000000u, 0x00000001u, 0x807fffffu, 0x00800000u, 0x7f7fffffu,
+                                0x7f800000u, 0xff800000u, 0x7f800001u, 0xffc00000u, 0x3f808000u, 0x3f818000u,
+                                0x3f80ffffu, 0x7f7f8000u};
+  Rng rng(11);
+  while (bits.size() < 4096) bits.push_back(static_cast<uint32_t>(rng.next_u64()));
+  for (size_t n : {size_t{1}, size_t{15}, size_t{16}, size_t{17}, size_t{31}, size_t{33}, bits.size()}) {
+    std::vector<float> in(n);
+    std::memcpy(in.data(), bits.data(), n * sizeof(float));
+    std::vector<Bf16> out;
+    to_bf16(in.data(), n, out);
+    ASSERT_EQ(out.size(), n);
+    for (size_t i = 0; i < n; ++i) ASSERT_EQ(out[i], rule(bits[i])) << "bits 0x" << std::hex << bits[i];
+  }
 }
 
 TEST(FlushDenormals, FlushesInsideTheScopeOnly) {

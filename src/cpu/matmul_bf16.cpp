@@ -12,6 +12,10 @@
 #include <unordered_map>
 #include <utility>
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+
 #include "cpu/matmul.h"
 #include "util/error.h"
 
@@ -22,21 +26,54 @@
 namespace rnnb {
 namespace {
 
-// Branch-free, so that the loops over rows vectorise.
+// Round to nearest even, NaN kept (quiet), zero and denormals to a zero of their sign: what
+// AVX512-BF16's conversion instruction does, so every CPU rounds alike. Branch-free, so that
+// the loops over rows vectorise.
 inline Bf16 round_to_bf16(float f) {
   const uint32_t bits = std::bit_cast<uint32_t>(f);
+  const uint32_t magnitude = bits & 0x7fffffffu;
   const uint32_t rounded = (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16;
   const uint32_t quiet_nan = (bits >> 16) | 0x40u;
-  return static_cast<Bf16>((bits & 0x7fffffffu) > 0x7f800000u ? quiet_nan : rounded);
+  const uint32_t signed_zero = (bits >> 16) & 0x8000u;
+  return static_cast<Bf16>(magnitude > 0x7f800000u ? quiet_nan : magnitude < 0x00800000u ? signed_zero : rounded);
 }
 
-// Skylake-AVX512 (AVX512-BW) for the 16-bit stores: AVX-512 foundation alone leaves the
-// loop scalar.
+// x86-64-v4 (AVX-512 with BW, for the 16-bit stores) is chosen by the CPU's features; an
+// arch= clone would be chosen by CPU model and miss every AVX-512 CPU but one.
 #if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target_clones("arch=skylake-avx512", "avx2", "default")))
+__attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
 #endif
-void convert_row(const float* __restrict src, int n, Bf16* __restrict dst) {
+void convert_row_portable(const float* __restrict src, int n, Bf16* __restrict dst) {
   for (int i = 0; i < n; ++i) dst[i] = round_to_bf16(src[i]);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+// 32 floats per instruction (VCVTNE2PS2BF16), the tail under a mask.
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+void convert_row_avx512_bf16(const float* __restrict src, int n, Bf16* __restrict dst) {
+  int i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m512bh pair = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(src + i + 16), _mm512_loadu_ps(src + i));
+    _mm512_storeu_si512(dst + i, reinterpret_cast<const __m512i&>(pair));
+  }
+  for (; i < n; i += 16) {
+    const __mmask16 lanes = n - i >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1);
+    const __m256bh half = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(lanes, src + i));
+    _mm256_mask_storeu_epi16(dst + i, lanes, reinterpret_cast<const __m256i&>(half));
+  }
+}
+#endif
+
+void convert_row(const float* src, int n, Bf16* dst) {
+  using Convert = void (*)(const float*, int, Bf16*);
+  static const Convert convert = [] {
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();  // a static initializer elsewhere may convert first
+    if (__builtin_cpu_supports("avx512bf16")) return &convert_row_avx512_bf16;
+#endif
+    return &convert_row_portable;
+  }();
+  convert(src, n, dst);
 }
 
 }  // namespace
