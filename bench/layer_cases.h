@@ -147,6 +147,10 @@ inline std::vector<LayerCase> layer_sweep(const std::string& prefix, bool gpu, c
           LayerCase v = c;
           v.lengths = lengths;
           list.add(v);
+          if (!gpu && !padded && lengths == Lengths::ImdbBucket) {  // the training epoch's batches, in bf16
+            v.math = RnnMath::Bf16;
+            list.add(v);
+          }
         }
         // The shape sweeps: on the CPU only packed (padded costs ~3.8x for nothing new).
         if (!gpu && padded) continue;

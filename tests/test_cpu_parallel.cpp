@@ -134,6 +134,31 @@ void run_stack(CpuRnn<T>& rnn, const std::vector<T>& w, const std::vector<T>& x,
 // A lane's step wider than the backward chunk (300 rows over 2-3 lanes) too.
 const std::vector<std::vector<int>> kBatchSizes = {{7, 5, 5, 2, 1, 1}, {3, 3, 3}, {1, 1}, {300, 300, 120, 7}};
 
+// A^T B, the weight gradients' form, in float and in double (the gradient tests'
+// precision), with A stored [k x m] and padded rows.
+TEST(CpuMatmul, TransposedAMatchesTheDefinition) {
+  Rng rng(6);
+  for (const auto& [m, n, k] : {std::array<int, 3>{128, 768, 96}, {256, 768, 7}, {37, 19, 300}, {1, 5, 1}}) {
+    const int lda = m + 3, ldb = n + 1, ldc = n + 2;
+    const Vec a = random_vec(static_cast<size_t>(k) * lda, rng), b = random_vec(static_cast<size_t>(k) * ldb, rng);
+    const Vec c0 = random_vec(static_cast<size_t>(m) * ldc, rng);
+    Vec want = c0;
+    for (int i = 0; i < m; ++i)
+      for (int j = 0; j < n; ++j)
+        for (int p = 0; p < k; ++p) want[i * ldc + j] += a[p * lda + i] * b[p * ldb + j];
+    std::vector<float> af(a.begin(), a.end()), bf(b.begin(), b.end()), cf(c0.begin(), c0.end());
+    matmul_at(m, n, k, af.data(), lda, bf.data(), ldb, 1.0f, cf.data(), ldc);
+    EXPECT_LT(max_error(Vec(cf.begin(), cf.end()), want), 1e-5 * k) << m << "x" << n << "x" << k;
+    Vec cd = c0;
+    matmul_at(m, n, k, a.data(), lda, b.data(), ldb, 1.0, cd.data(), ldc);
+    EXPECT_LT(max_error(cd, want), 1e-12 * k) << m << "x" << n << "x" << k;
+    std::vector<float> fresh(cf.size(), std::nanf(""));  // beta 0 never reads C
+    matmul_at(m, n, k, af.data(), lda, bf.data(), ldb, 0.0f, fresh.data(), ldc);
+    for (int i = 0; i < m; ++i)
+      for (int j = 0; j < n; ++j) ASSERT_NEAR(fresh[i * ldc + j], want[i * ldc + j] - c0[i * ldc + j], 1e-4 * k);
+  }
+}
+
 TEST(CpuRnnLanes, SplitMatchesOneLane) {
   for (Cell cell : {Cell::RnnTanh, Cell::RnnRelu, Cell::Gru, Cell::Lstm})
     for (const std::vector<int>& batch_sizes : kBatchSizes)
@@ -259,6 +284,41 @@ TEST(CpuRnnBf16, WeightProductsMatchTheRoundedOperands) {
               EXPECT_EQ(c[static_cast<size_t>(i) * ldc + j], c0[static_cast<size_t>(i) * ldc + j]);
         }
       }
+    }
+  }
+}
+
+// A^T B on bf16 operands (the weight gradients, A the chunk's rows), against the exact
+// product of the same operands.
+TEST(CpuRnnBf16, TransposedProductsMatchTheOperands) {
+  if (!bf16_matmul_available()) GTEST_SKIP() << bf16_unavailable_reason();
+  Rng rng(7);
+  Bf16Matmul lane;
+  for (const auto& [m, n, k] : {std::array<int, 3>{128, 768, 96}, {256, 768, 33}, {40, 24, 1}}) {
+    for (float beta : {0.0f, 1.0f}) {
+      SCOPED_TRACE(std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k) + " beta " +
+                   std::to_string(beta));
+      const int lda = m + 2, ldb = n, ldc = n + 5;
+      std::vector<float> af(static_cast<size_t>(k) * lda), bf(static_cast<size_t>(k) * ldb);
+      for (float& e : af) e = rng.uniform(-1.0f, 1.0f);
+      for (float& e : bf) e = rng.uniform(-1.0f, 1.0f);
+      std::vector<Bf16> a16, b16;
+      to_bf16(af.data(), af.size(), a16);
+      to_bf16(bf.data(), bf.size(), b16);
+      std::vector<float> c(static_cast<size_t>(m) * ldc);
+      for (float& e : c) e = rng.uniform(-1.0f, 1.0f);
+      const std::vector<float> c0 = c;
+      lane.matmul_at(m, n, k, a16.data(), lda, b16.data(), ldb, beta, c.data(), ldc);
+      double worst = 0.0;
+      for (int i = 0; i < m; ++i)
+        for (int j = 0; j < n; ++j) {
+          double want = beta * c0[static_cast<size_t>(i) * ldc + j];
+          for (int p = 0; p < k; ++p)
+            want += static_cast<double>(from_bf16(a16[static_cast<size_t>(p) * lda + i])) *
+                    from_bf16(b16[static_cast<size_t>(p) * ldb + j]);
+          worst = std::max(worst, std::abs(c[static_cast<size_t>(i) * ldc + j] - want));
+        }
+      EXPECT_LT(worst, 1e-4 * k) << "fp32 accumulation of |a b| <= 1 terms";
     }
   }
 }

@@ -233,8 +233,9 @@ TEST(Pooling, GradientFlowsThroughTheRecurrentStack) {
     const Vec x = random_vec(rows * shape.input, rng);
     Vec w = random_vec(shape.weight_count(), rng, 0.5);
     const Vec g = random_vec(static_cast<size_t>(layout.batch()) * 2 * shape.output(), rng);
+    // y outlives the call: backward reads it.
+    Vec y(rows * shape.output()), hy(static_cast<size_t>(shape.dirs) * layout.batch() * shape.hidden);
     auto features_of = [&](const Vec& weights, CpuRnn<double>& rnn, std::vector<int32_t>& argmax) {
-      Vec y(rows * shape.output()), hy(static_cast<size_t>(shape.dirs) * layout.batch() * shape.hidden);
       rnn.forward(weights.data(), x.data(), sizes, y.data(), hy.data(), nullptr, true, nullptr);
       Vec features(g.size());
       argmax.resize(static_cast<size_t>(layout.batch()) * shape.output());

@@ -56,9 +56,10 @@ const char* library_name(FloatLibrary library) {
   return "OpenBLAS";
 }
 
-void blas_matmul(int m, int n, int k, const float* a, int lda, const float* b, int ldb, float beta, float* c,
-                 int ldc) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+void blas_matmul(bool a_transposed, int m, int n, int k, const float* a, int lda, const float* b, int ldb,
+                 float beta, float* c, int ldc) {
+  cblas_sgemm(CblasRowMajor, a_transposed ? CblasTrans : CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, lda, b, ldb,
+              beta, c, ldc);
 }
 
 }  // namespace
@@ -80,8 +81,10 @@ FloatLibraryChoice choose_float_libraries(const std::string& wanted, bool avx512
   fail("RNNB_CPU_GEMM=" + wanted + ": this build's float products are onednn, libxsmm or openblas, as built");
 }
 
-void matmul(int m, int n, int k, const float* a, int lda, const float* b, int ldb, float beta, float* c,
-            int ldc) {
+namespace {
+
+void float_matmul(bool a_transposed, int m, int n, int k, const float* a, int lda, const float* b, int ldb,
+                  float beta, float* c, int ldc) {
   if (m <= 0 || n <= 0) return;
   RNNB_ASSERT(beta == 0.0f || beta == 1.0f);
   if (k <= 0) {
@@ -94,13 +97,14 @@ void matmul(int m, int n, int k, const float* a, int lda, const float* b, int ld
 #ifdef RNNB_WITH_ONEDNN
   if (library == FloatLibrary::OneDnn) {
     use_single_threaded_onednn();
-    if (dnnl_sgemm('N', 'N', m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc) != dnnl_success)
+    if (dnnl_sgemm(a_transposed ? 'T' : 'N', 'N', m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc) != dnnl_success)
       fail("oneDNN sgemm failed on " + std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k));
     return;
   }
 #endif
 #ifdef RNNB_WITH_LIBXSMM
-  if (library == FloatLibrary::Libxsmm) {
+  // libxsmm's dispatch takes no transposed operand: a transposed A goes to OpenBLAS.
+  if (library == FloatLibrary::Libxsmm && !a_transposed) {
     const float alpha = 1.0f;
     const libxsmm_blasint lda_x = ldb, ldb_x = lda, ldc_x = ldc;
     // libxsmm keeps its kernels in a registry: the lookup is a hash probe after the first call.
@@ -111,13 +115,31 @@ void matmul(int m, int n, int k, const float* a, int lda, const float* b, int ld
     }
   }
 #endif
-  blas_matmul(m, n, k, a, lda, b, ldb, beta, c, ldc);
+  blas_matmul(a_transposed, m, n, k, a, lda, b, ldb, beta, c, ldc);
+}
+
+}  // namespace
+
+void matmul(int m, int n, int k, const float* a, int lda, const float* b, int ldb, float beta, float* c,
+            int ldc) {
+  float_matmul(false, m, n, k, a, lda, b, ldb, beta, c, ldc);
+}
+
+void matmul_at(int m, int n, int k, const float* a, int lda, const float* b, int ldb, float beta, float* c,
+               int ldc) {
+  float_matmul(true, m, n, k, a, lda, b, ldb, beta, c, ldc);
 }
 
 void matmul(int m, int n, int k, const double* a, int lda, const double* b, int ldb, double beta, double* c,
             int ldc) {
   if (m <= 0 || n <= 0) return;
   cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, std::max(k, 0), 1.0, a, lda, b, ldb, beta, c, ldc);
+}
+
+void matmul_at(int m, int n, int k, const double* a, int lda, const double* b, int ldb, double beta, double* c,
+               int ldc) {
+  if (m <= 0 || n <= 0) return;
+  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, n, std::max(k, 0), 1.0, a, lda, b, ldb, beta, c, ldc);
 }
 
 const char* float_matmul_library() {

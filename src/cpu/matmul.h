@@ -1,7 +1,7 @@
-// The matrix products of the CPU recurrent stack, row-major and in one form only,
-//   C[m x n] = A[m x k] B[k x n] + beta C   (beta 0 or 1, row strides lda, ldb, ldc):
-// the stack keeps its operands in whichever orientation makes each product this one
-// (cpu/rnn_cpu.cpp).
+// The matrix products of the CPU recurrent stack, row-major,
+//   C[m x n] = A[m x k] B[k x n] + beta C   (beta 0 or 1, row strides lda, ldb, ldc),
+// and the same with A transposed for the weight gradients: the stack keeps its operands in
+// whichever orientation makes each product one of these (cpu/rnn_cpu.cpp).
 // Float runs on oneDNN's sgemm where the build has oneDNN (fastest on these shapes with both
 // cores busy, docs/BENCHMARKS.md), else on libxsmm's JIT kernels, else on OpenBLAS. Where
 // those kernels have no AVX-512, products 1024 or more wide run on OpenBLAS: there oneDNN
@@ -35,6 +35,12 @@ void matmul(int m, int n, int k, const float* a, int lda, const float* b, int ld
             int ldc);
 void matmul(int m, int n, int k, const double* a, int lda, const double* b, int ldb, double beta, double* c,
             int ldc);
+// C[m x n] = A^T B + beta C with A stored [k x m] (row stride lda): the weight gradients'
+// form X^T dG, whose X rows the libraries read as they pack, so nobody transposes them.
+void matmul_at(int m, int n, int k, const float* a, int lda, const float* b, int ldb, float beta, float* c,
+               int ldc);
+void matmul_at(int m, int n, int k, const double* a, int lda, const double* b, int ldb, double beta, double* c,
+               int ldc);
 
 // The float products' libraries for reports: "oneDNN sgemm", "libxsmm 1.17", "OpenBLAS",
 // or e.g. "oneDNN sgemm; OpenBLAS from 1024 columns".

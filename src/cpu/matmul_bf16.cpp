@@ -174,13 +174,14 @@ const void* Bf16Weight::blocked() const { return blocked_ ? blocked_->data.get()
 namespace {
 struct Key {
   int m, n, k, lda, ldb, ldc;  // ldb 0: B in a weight's blocked layout
-  bool accumulate;
+  bool accumulate, a_transposed;
   bool operator==(const Key&) const = default;
 };
 struct KeyHash {
   size_t operator()(const Key& key) const {
     size_t h = 0;
-    for (int v : {key.m, key.n, key.k, key.lda, key.ldb, key.ldc, static_cast<int>(key.accumulate)})
+    for (int v : {key.m, key.n, key.k, key.lda, key.ldb, key.ldc, static_cast<int>(key.accumulate),
+                  static_cast<int>(key.a_transposed)})
       h = h * 1000003u ^ static_cast<size_t>(v);
     return h;
   }
@@ -202,8 +203,11 @@ struct Bf16Matmul::Impl {
   std::vector<Bf16> a16;
   std::vector<uint8_t> scratch;  // the primitives' scratchpad, shared (one call at a time)
 
-  Entry make_entry(int m, int n, int k, int lda, const dnnl::memory::desc& b_desc, bool accumulate, int ldc) {
-    const dnnl::memory::desc a_desc({m, k}, dt::bf16, {lda, 1});
+  // a_transposed: A is stored [k x m] with row stride lda.
+  Entry make_entry(int m, int n, int k, int lda, bool a_transposed, const dnnl::memory::desc& b_desc,
+                   bool accumulate, int ldc) {
+    const dnnl::memory::desc a_desc({m, k}, dt::bf16,
+                                    a_transposed ? dnnl::memory::dims{1, lda} : dnnl::memory::dims{lda, 1});
     const dnnl::memory::desc c_desc({m, n}, dt::f32, {ldc, 1});
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
@@ -220,29 +224,32 @@ struct Bf16Matmul::Impl {
                  dnnl::memory(scratch_desc, engine, DNNL_MEMORY_NONE)};
   }
 
-  // C[m x n] (+)= A[m x k] B[k x n]; A and B bf16 with row strides lda, ldb; C fp32.
-  void run(int m, int n, int k, const Bf16* a, int lda, const Bf16* b, int ldb, bool accumulate, float* c,
-           int ldc) {
-    const Key key{m, n, k, lda, ldb, ldc, accumulate};
+  // C[m x n] (+)= A[m x k] B[k x n] (A^T B with A [k x m]: a_transposed); A and B bf16 with
+  // row strides lda, ldb; C fp32.
+  void run(bool a_transposed, int m, int n, int k, const Bf16* a, int lda, const Bf16* b, int ldb, bool accumulate,
+           float* c, int ldc) {
+    const Key key{m, n, k, lda, ldb, ldc, accumulate, a_transposed};
     auto it = primitives.find(key);
     if (it == primitives.end())
-      it = primitives.emplace(key, make_entry(m, n, k, lda, {{k, n}, dt::bf16, {ldb, 1}}, accumulate, ldc)).first;
+      it = primitives
+               .emplace(key, make_entry(m, n, k, lda, a_transposed, {{k, n}, dt::bf16, {ldb, 1}}, accumulate, ldc))
+               .first;
     execute(it->second, a, b, c);
   }
 
   // The same with B a weight, read in its blocked layout where it has one.
   void run(int m, const Bf16* a, int lda, const Bf16Weight& w, bool accumulate, float* c, int ldc) {
     const int n = w.n(), k = w.k();
-    if (!w.blocked()) return run(m, n, k, a, lda, w.rows(), n, accumulate, c, ldc);
-    const Key key{m, n, k, lda, 0, ldc, accumulate};
+    if (!w.blocked()) return run(false, m, n, k, a, lda, w.rows(), n, accumulate, c, ldc);
+    const Key key{m, n, k, lda, 0, ldc, accumulate, false};
     auto it = primitives.find(key);
     if (it == primitives.end()) {
       Entry entry;
       try {
-        entry = make_entry(m, n, k, lda, w.blocked_->desc, accumulate, ldc);
+        entry = make_entry(m, n, k, lda, false, w.blocked_->desc, accumulate, ldc);
         entry.b_rows = false;
       } catch (const dnnl::error&) {
-        entry = make_entry(m, n, k, lda, {{k, n}, dt::bf16, {n, 1}}, accumulate, ldc);
+        entry = make_entry(m, n, k, lda, false, {{k, n}, dt::bf16, {n, 1}}, accumulate, ldc);
       }
       it = primitives.emplace(key, std::move(entry)).first;
     }
@@ -276,7 +283,15 @@ void Bf16Matmul::matmul(int m, int n, int k, const Bf16* a, int lda, const Bf16*
   if (m <= 0 || n <= 0) return;
   RNNB_ASSERT(k > 0 && (beta == 0.0f || beta == 1.0f));
   use_single_threaded_onednn();
-  impl_->run(m, n, k, a, lda, b, ldb, beta != 0.0f, c, ldc);
+  impl_->run(false, m, n, k, a, lda, b, ldb, beta != 0.0f, c, ldc);
+}
+
+void Bf16Matmul::matmul_at(int m, int n, int k, const Bf16* a, int lda, const Bf16* b, int ldb, float beta, float* c,
+                           int ldc) {
+  if (m <= 0 || n <= 0) return;
+  RNNB_ASSERT(k > 0 && (beta == 0.0f || beta == 1.0f));
+  use_single_threaded_onednn();
+  impl_->run(true, m, n, k, a, lda, b, ldb, beta != 0.0f, c, ldc);
 }
 
 void Bf16Matmul::matmul(int m, const float* a, int lda, const Bf16Weight& w, float beta, float* c, int ldc) {
@@ -346,6 +361,9 @@ void Bf16Matmul::matmul(int, int, int, const float*, int, const Bf16*, int, floa
   fail(bf16_unavailable_reason());
 }
 void Bf16Matmul::matmul(int, int, int, const Bf16*, int, const Bf16*, int, float, float*, int) {
+  fail(bf16_unavailable_reason());
+}
+void Bf16Matmul::matmul_at(int, int, int, const Bf16*, int, const Bf16*, int, float, float*, int) {
   fail(bf16_unavailable_reason());
 }
 void Bf16Matmul::matmul(int, const float*, int, const Bf16Weight&, float, float*, int) {

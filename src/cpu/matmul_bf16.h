@@ -63,6 +63,9 @@ class Bf16Matmul {
   void matmul(int m, int n, int k, const float* a, int lda, const Bf16* b, int ldb, float beta, float* c, int ldc);
   // The same with A already bf16.
   void matmul(int m, int n, int k, const Bf16* a, int lda, const Bf16* b, int ldb, float beta, float* c, int ldc);
+  // C[m x n] = A^T B + beta C, A [k x m] and B already bf16 (cpu/matmul.h's matmul_at).
+  void matmul_at(int m, int n, int k, const Bf16* a, int lda, const Bf16* b, int ldb, float beta, float* c,
+                 int ldc);
   // C[m x n] = bf16(A)[m x k] W + beta C with a weight (n and k are W's).
   void matmul(int m, const float* a, int lda, const Bf16Weight& w, float beta, float* c, int ldc);
   void matmul(int m, const Bf16* a, int lda, const Bf16Weight& w, float beta, float* c, int ldc);

@@ -40,4 +40,7 @@ void lstm_backward(int H, const float* gates, const float* cp, const float* tc, 
   lstm_backward<float>(H, gates, cp, tc, d, dc, dg);
 }
 
+RNNB_CELL_CLONES
+void add_row_sums(int count, int n, const float* rows, float* sum) { add_row_sums<float>(count, n, rows, sum); }
+
 }  // namespace rnnb::rnn_cells

@@ -116,6 +116,14 @@ void lstm_backward(int H, const T* __restrict gates, const T* __restrict cp, con
   }
 }
 
+// ---- bias gradients -------------------------------------------------------------------
+// sum[j] += rows[r * n + j] over count rows.
+template <typename T>
+void add_row_sums(int count, int n, const T* __restrict rows, T* __restrict sum) {
+  for (int r = 0; r < count; ++r)
+    for (int j = 0; j < n; ++j) sum[j] += rows[static_cast<size_t>(r) * n + j];
+}
+
 }  // namespace rnnb::rnn_cells
 
 // Float versions built for several instruction sets and picked at load time (rnn_cells.cpp);
@@ -130,4 +138,5 @@ void rnn_backward(int H, bool relu, const float* h, const float* dh, float* dg);
 void gru_backward(int H, const float* gates, const float* hn, const float* hp, float* d, float* dgx, float* dgr);
 void lstm_backward(int H, const float* gates, const float* cp, const float* tc, const float* d, float* dc,
                    float* dg);
+void add_row_sums(int count, int n, const float* rows, float* sum);
 }  // namespace rnnb::rnn_cells

@@ -5,9 +5,9 @@
 // The team's lanes split the recurrence by sequence: lane j owns sequences j, j+L, j+2L, ...
 // of the batch, so its rows at a step are every L-th row, a lane never waits for another
 // within a pass, and each lane sums its own weight gradient (added up at the end).
-// Every product has the form C = A B (cpu/matmul.h): the forward pass uses transposed
-// copies of W and R, and the weight gradients are summed transposed, dW^T += X^T dG, with
-// only the narrow X chunk transposed.
+// Every product has the form C = A B or C = A^T B (cpu/matmul.h): the forward pass uses
+// transposed copies of W and R, and the weight gradients are summed transposed,
+// dW^T += X^T dG, the chunk's X rows read transposed by the product.
 #include "cpu/rnn_cpu.h"
 
 #include <algorithm>
@@ -56,10 +56,10 @@ template <typename T>
 struct CpuRnn<T>::Impl {
   // What one (layer, direction) keeps from forward for backward; rows are tokens.
   struct DirStore {
+    // The state entering a token's step is not kept: it is the layer's output (and, for LSTM,
+    // cell) row of the same sequence's previous token (state_before, cell_before).
     std::vector<T> gates;      // [N x G*H] activated gates (rnn: h)
-    std::vector<T> hprev;      // [N x H] state entering each token's step
     std::vector<T> hn;         // gru: [N x H] Rh h_prev + bRh
-    std::vector<T> cprev;      // lstm: [N x H]
     std::vector<T> cell;       // lstm: [N x H] c
     std::vector<T> tanh_cell;  // lstm: [N x H] tanh(c)
   };
@@ -89,10 +89,12 @@ struct CpuRnn<T>::Impl {
     std::vector<T> dwt, drt;           // [I x G*H], [H x G*H] dW^T, dR^T over the lane's rows
     // The backward chunk: rows in the order the lane produced them.
     std::vector<T> gx, grec;           // [chunk x G*H] gate gradients (input / recurrent side)
-    std::vector<T> xs, hs, xt, ht;     // [chunk x I], [chunk x H] inputs and states; transposed
+    std::vector<const T*> xs, hs;      // [chunk] each chunk row's input and entering state
+    std::vector<T> xg, hg;             // [chunk x I], [chunk x H] the same, gathered
     std::vector<T> dxs;                // [chunk x I] input gradients before they are scattered
     std::vector<size_t> tokens;        // [chunk] token row of each chunk row
     std::vector<Bf16> gx16, grec16;    // bf16: the gate gradients as product operands
+    std::vector<Bf16> xg16, hg16;      // bf16: xg, hg (gathered as bf16 instead)
     std::unique_ptr<Bf16Matmul> bf16;
   };
 
@@ -109,6 +111,8 @@ struct CpuRnn<T>::Impl {
   size_t tokens = 0;
   int batch = 0;
   const T* x = nullptr;
+  const T* y = nullptr;
+  std::vector<T> zero_row;  // [H] the state entering a sequence's first step
   bool have_train_state = false;
   bool dropout_applied = false;
 
@@ -128,6 +132,8 @@ struct CpuRnn<T>::Impl {
     return dropout_applied ? layers[l].input.data() : layers[l - 1].out.data();
   }
 
+  const T* layer_output(int l) const { return l + 1 == shape.layers ? y : layers[l].out.data(); }
+
   // Rows with a previous state at step t, and where that state's step starts.
   int prev_rows(int dir, int t) const {
     const int steps = static_cast<int>(batch_sizes.size());
@@ -135,6 +141,16 @@ struct CpuRnn<T>::Impl {
     return t + 1 < steps ? batch_sizes[t + 1] : 0;
   }
   size_t prev_start(int dir, int t) const { return dir == 0 ? row_start[t - 1] : row_start[t + 1]; }
+  // The state (from the layer's output out) and LSTM cell state entering row b of step t:
+  // the sequence's row of the step before in the direction's order, or zeros at its start.
+  const T* state_before(const T* out, int dir, int t, int b) const {
+    if (b >= prev_rows(dir, t)) return zero_row.data();
+    return out + (prev_start(dir, t) + b) * shape.output() + static_cast<size_t>(dir) * shape.hidden;
+  }
+  const T* cell_before(const DirStore& s, int dir, int t, int b) const {
+    if (b >= prev_rows(dir, t)) return zero_row.data();
+    return s.cell.data() + (prev_start(dir, t) + b) * shape.hidden;
+  }
 
   // C = A B with B one of the weights (as T, or its bf16 copy in bf16 mode).
   // B is dense: [k x n] with row stride n.
@@ -159,13 +175,14 @@ struct CpuRnn<T>::Impl {
     }
     matmul(m, n, k, a, lda, b, n, static_cast<T>(beta), c, ldc);
   }
-  // C[m x n] += A[m x k] B[k x n], B a chunk of gate gradients (as T, or its bf16 copy in
-  // bf16 mode); all dense.
-  void add_gradient_product(Lane& lane, int m, int n, int k, const T* a, const T* b, const Bf16* b16, T* c) {
+  // C[m x n] += A^T B, A [k x m] a chunk's rows and B [k x n] its gate gradients (as T, or
+  // their bf16 copies in bf16 mode); all dense.
+  void add_gradient_product(Lane& lane, int m, int n, int k, const T* a, const Bf16* a16, const T* b,
+                            const Bf16* b16, T* c) {
     if constexpr (std::is_same_v<T, float>) {
-      if (options.bf16) return lane.bf16->matmul(m, n, k, a, k, b16, n, 1.0f, c, n);
+      if (options.bf16) return lane.bf16->matmul_at(m, n, k, a16, m, b16, n, 1.0f, c, n);
     }
-    matmul(m, n, k, a, k, b, n, T(1), c, n);
+    matmul_at(m, n, k, a, m, b, n, T(1), c, n);
   }
 
   void prepare_weights(const T* weights);
@@ -219,10 +236,8 @@ void CpuRnn<T>::Impl::run_direction(int l, int d, const T* weights, T* out, T* h
   const int L = lane_count();
 
   grow(s.gates, N * GH);
-  grow(s.hprev, N * H);
   if (cell == Cell::Gru) grow(s.hn, N * H);
   if (cell == Cell::Lstm) {
-    grow(s.cprev, N * H);
     grow(s.cell, N * H);
     grow(s.tanh_cell, N * H);
   }
@@ -242,17 +257,10 @@ void CpuRnn<T>::Impl::run_direction(int l, int d, const T* weights, T* out, T* h
       const int with_state = prev_rows(d, t);
       const int mine_with_state = lane_rows(with_state, j, L);
 
-      // The state entering this step, zero for rows that start here; kept per token for
-      // backward.
-      const size_t p0 = with_state > 0 ? prev_start(d, t) : 0;
-      for (int i = 0, b = j; i < mine; ++i, b += L) {
-        T* dst = lane.hp.data() + static_cast<size_t>(i) * H;
-        if (b < with_state)
-          std::memcpy(dst, out + (p0 + b) * ldo + d * H, sizeof(T) * H);
-        else
-          std::fill(dst, dst + H, T(0));
-        std::memcpy(s.hprev.data() + (n0 + b) * H, dst, sizeof(T) * H);
-      }
+      // The lane's rows of the state entering this step, contiguous for the product (the
+      // rows that start here have none: the product leaves them out).
+      for (int i = 0, b = j; i < mine_with_state; ++i, b += L)
+        std::memcpy(lane.hp.data() + static_cast<size_t>(i) * H, state_before(out, d, t, b), sizeof(T) * H);
       // The step's input projection x W^T and recurrent product h_prev R^T, both into the
       // lane's scratch, where the cells read them while they are in cache (projecting every
       // token at once streams the whole [N x G*H] result through memory twice).
@@ -272,20 +280,15 @@ void CpuRnn<T>::Impl::run_direction(int l, int d, const T* weights, T* out, T* h
           case Cell::RnnRelu:
             rnn_cells::rnn_forward(H, cell == Cell::RnnRelu, gi, gr, w.bias.data(), gates, h_out);
             break;
-          case Cell::Gru:
-            rnn_cells::gru_forward(H, gi, gr, w.bias.data(), bR, lane.hp.data() + static_cast<size_t>(i) * H, gates,
-                                   s.hn.data() + n * H, h_out);
-            break;
-          case Cell::Lstm: {
-            T* cp = s.cprev.data() + n * H;
-            if (b < with_state)
-              std::memcpy(cp, s.cell.data() + (p0 + b) * H, sizeof(T) * H);
-            else
-              std::fill(cp, cp + H, T(0));
-            rnn_cells::lstm_forward(H, gi, gr, w.bias.data(), cp, gates, s.cell.data() + n * H,
-                                    s.tanh_cell.data() + n * H, h_out);
+          case Cell::Gru: {
+            const T* hp = i < mine_with_state ? lane.hp.data() + static_cast<size_t>(i) * H : zero_row.data();
+            rnn_cells::gru_forward(H, gi, gr, w.bias.data(), bR, hp, gates, s.hn.data() + n * H, h_out);
             break;
           }
+          case Cell::Lstm:
+            rnn_cells::lstm_forward(H, gi, gr, w.bias.data(), cell_before(s, d, t, b), gates, s.cell.data() + n * H,
+                                    s.tanh_cell.data() + n * H, h_out);
+            break;
         }
       }
 
@@ -310,28 +313,35 @@ void CpuRnn<T>::Impl::flush_chunk(Lane& lane, int rows, int I, const T* W, const
   if (rows == 0) return;
   const int H = shape.hidden, GH = gates_hidden();
   const T* gr = gru ? lane.grec.data() : lane.gx.data();
-  for (int r = 0; r < rows; ++r) {
-    const T* a = lane.gx.data() + static_cast<size_t>(r) * GH;
-    for (int i = 0; i < GH; ++i) lane.bias_in[i] += a[i];
-    if (gru) {
-      const T* b = gr + static_cast<size_t>(r) * GH;
-      for (int i = 0; i < GH; ++i) lane.bias_rec[i] += b[i];
-    }
-  }
-  transpose(lane.xs.data(), rows, I, I, lane.xt.data());
-  transpose(lane.hs.data(), rows, H, H, lane.ht.data());
-  // bf16: the steps left the recurrent gate gradients' copy (all of them but GRU's dGx).
+  rnn_cells::add_row_sums(rows, GH, lane.gx.data(), lane.bias_in.data());
+  if (gru) rnn_cells::add_row_sums(rows, GH, gr, lane.bias_rec.data());
+  // The chunk's inputs and entering states as rows, which the products read transposed.
+  // bf16: gathered as bf16, and the steps left the recurrent gate gradients' copy (all of
+  // them but GRU's dGx).
   const Bf16* gx16 = nullptr;
   const Bf16* gr16 = nullptr;
+  const Bf16* xg16 = nullptr;
+  const Bf16* hg16 = nullptr;
   if constexpr (std::is_same_v<T, float>) {
     if (options.bf16) {
+      for (int r = 0; r < rows; ++r) {
+        to_bf16(lane.xs[r], I, lane.xg16.data() + static_cast<size_t>(r) * I);
+        to_bf16(lane.hs[r], H, lane.hg16.data() + static_cast<size_t>(r) * H);
+      }
       if (gru) to_bf16(lane.gx.data(), static_cast<size_t>(rows) * GH, lane.gx16.data());
       gx16 = lane.gx16.data();
       gr16 = gru ? lane.grec16.data() : gx16;
+      xg16 = lane.xg16.data();
+      hg16 = lane.hg16.data();
     }
   }
-  add_gradient_product(lane, I, GH, rows, lane.xt.data(), lane.gx.data(), gx16, lane.dwt.data());
-  add_gradient_product(lane, H, GH, rows, lane.ht.data(), gr, gr16, lane.drt.data());
+  if (!xg16)
+    for (int r = 0; r < rows; ++r) {
+      std::memcpy(lane.xg.data() + static_cast<size_t>(r) * I, lane.xs[r], sizeof(T) * I);
+      std::memcpy(lane.hg.data() + static_cast<size_t>(r) * H, lane.hs[r], sizeof(T) * H);
+    }
+  add_gradient_product(lane, I, GH, rows, lane.xg.data(), xg16, lane.gx.data(), gx16, lane.dwt.data());
+  add_gradient_product(lane, H, GH, rows, lane.hg.data(), hg16, gr, gr16, lane.drt.data());
   if (!dx) return;
   mul_weight(lane, rows, I, GH, lane.gx.data(), gx16, GH, W, w.w16, 0.0f, lane.dxs.data(), I);
   for (int r = 0; r < rows; ++r) {
@@ -365,6 +375,7 @@ void CpuRnn<T>::Impl::backward_direction(int l, int d, const T* weights, const T
   const bool gru = cell == Cell::Gru;
   const int L = lane_count();
   const T* input = layer_input(l);
+  const T* out = layer_output(l);
 
   const size_t block = static_cast<size_t>(l * shape.dirs + d) * batch * H;
 
@@ -394,11 +405,16 @@ void CpuRnn<T>::Impl::backward_direction(int l, int d, const T* weights, const T
     const size_t chunk = chunk_rows;
     grow(lane.gx, chunk * GH);
     if (gru) grow(lane.grec, chunk * GH);
-    grow(lane.xs, chunk * I);
-    grow(lane.xt, chunk * I);
     grow(lane.dxs, chunk * I);
-    grow(lane.hs, chunk * H);
-    grow(lane.ht, chunk * H);
+    if (options.bf16) {
+      grow(lane.xg16, chunk * I);
+      grow(lane.hg16, chunk * H);
+    } else {
+      grow(lane.xg, chunk * I);
+      grow(lane.hg, chunk * H);
+    }
+    lane.xs.resize(chunk);
+    lane.hs.resize(chunk);
     lane.tokens.resize(chunk);
     T* chunk_gr = gru ? lane.grec.data() : lane.gx.data();  // equal except for GRU's n gate
     Bf16* chunk_gr16 = nullptr;  // bf16: its copy, made per step for dh_prev and kept for the flush
@@ -427,6 +443,7 @@ void CpuRnn<T>::Impl::backward_direction(int l, int d, const T* weights, const T
         }
         const size_t row = static_cast<size_t>(used + i);
         const T* gates = s.gates.data() + n * GH;
+        const T* hp = state_before(out, d, t, b);
         T* gx = lane.gx.data() + row * GH;
         switch (cell) {
           case Cell::RnnTanh:
@@ -434,16 +451,15 @@ void CpuRnn<T>::Impl::backward_direction(int l, int d, const T* weights, const T
             rnn_cells::rnn_backward(H, cell == Cell::RnnRelu, gates, dh, gx);
             break;
           case Cell::Gru:
-            rnn_cells::gru_backward(H, gates, s.hn.data() + n * H, s.hprev.data() + n * H, dh, gx,
-                                    chunk_gr + row * GH);
+            rnn_cells::gru_backward(H, gates, s.hn.data() + n * H, hp, dh, gx, chunk_gr + row * GH);
             break;
           case Cell::Lstm:
-            rnn_cells::lstm_backward(H, gates, s.cprev.data() + n * H, s.tanh_cell.data() + n * H, dh,
+            rnn_cells::lstm_backward(H, gates, cell_before(s, d, t, b), s.tanh_cell.data() + n * H, dh,
                                      lane.dc.data() + static_cast<size_t>(i) * H, gx);
             break;
         }
-        std::memcpy(lane.xs.data() + row * I, input + n * I, sizeof(T) * I);
-        std::memcpy(lane.hs.data() + row * H, s.hprev.data() + n * H, sizeof(T) * H);
+        lane.xs[row] = input + n * I;
+        lane.hs[row] = hp;
         lane.tokens[row] = n;
       }
       // dh_prev = dGr R (+ z * dh for GRU, left in dh by the cell), for this lane's rows
@@ -533,10 +549,12 @@ void CpuRnn<T>::forward(const T* weights, const T* x, const std::vector<int>& ba
   m.tokens = n;
   m.batch = batch_sizes[0];
   m.x = x;
+  m.y = y;
   m.dropout_applied = use_dropout;
 
   const int H = shape.hidden;
   const size_t width = static_cast<size_t>(shape.output());
+  m.zero_row.assign(H, T(0));
   const size_t lane_batch = static_cast<size_t>(m.batch + m.lane_count() - 1) / m.lane_count();
   for (auto& lane : m.lanes) {
     for (std::vector<T>* v : {&lane.gi, &lane.gr}) grow(*v, lane_batch * shape.gates() * H);
