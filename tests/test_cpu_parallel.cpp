@@ -180,14 +180,15 @@ TEST(CpuRnnLanes, SplitMatchesOneLane) {
         EXPECT_LT(max_error(a[2], b[2]), 1e-13);
         EXPECT_LT(max_error(a[3], b[3]), 1e-13);
 
-        // Float on libxsmm: per-lane kernels of other shapes, the same results to rounding.
+        // Float: per-lane products of other row counts, which some kernels sum in another
+        // order; the same results to rounding, which two layers of relu and dropout spread.
         const std::vector<float> wf(w.begin(), w.end()), xf(x.begin(), x.end());
         CpuRnn<float> one_f(shape, 0.3f), split_f(shape, 0.3f, CpuRnnOptions{&team, false});
         std::vector<float> fa[4], fb[4];
         run_stack(one_f, wf, xf, batch_sizes, tokens, fa);
         run_stack(split_f, wf, xf, batch_sizes, tokens, fb);
         for (int i = 0; i < 4; ++i)
-          EXPECT_LT(max_error(Vec(fa[i].begin(), fa[i].end()), Vec(fb[i].begin(), fb[i].end())), 1e-5) << i;
+          EXPECT_LT(max_error(Vec(fa[i].begin(), fa[i].end()), Vec(fb[i].begin(), fb[i].end())), 3e-5) << i;
       }
 }
 
