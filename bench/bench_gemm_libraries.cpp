@@ -1,15 +1,18 @@
 // The CPU stack's matrix products on each library that could run them, side by side:
 // OpenBLAS (cblas_sgemm), oneDNN (dnnl_sgemm and its matmul primitive, fp32 and bf16),
 // libxsmm (JIT kernels), and the stack's own bf16 products (rnnb_bf16: Bf16Matmul, the
-// weights in the layout oneDNN's kernels read). The
-// products are the stack's own, with its shapes, strides and beta (cpu/rnn_cpu.cpp), for
-// the default model's widths of each cell:
-//   rec_fwd  per step: h_prev R^T over one lane's rows      [32 x H] [H x G*H]
-//   rec_bwd  per step: dG R over one lane's rows (beta 1)   [32 x G*H] [G*H x H]
-//   in_proj  per step: x W^T over one lane's rows           [32 x I] [I x G*H]
-//   d_w      weight gradient chunk, dW^T += X^T dG          [I x 96] [96 x G*H]
-//   d_r      recurrent weight gradient chunk (beta 1)       [H x 96] [96 x G*H]
-//   d_x      input gradient chunk                           [96 x G*H] [G*H x I]
+// weights in the layout oneDNN's kernels read). The products are the stack's own, with its
+// shapes, transposes and beta (cpu/rnn_cpu.cpp), for the default model's widths of each cell:
+//   step_fwd per step, RNN and LSTM: [x | h_prev] [W^T; R^T]   [32 x (I+H)] [(I+H) x G*H]
+//   rec_fwd  per step, GRU: h_prev R^T over one lane's rows     [32 x H] [H x G*H]
+//   in_proj  per step, GRU: x W^T over one lane's rows          [32 x I] [I x G*H]
+//   rec_bwd  per step: dG R over one lane's rows (beta 1)       [32 x G*H] [G*H x H]
+//   d_w      weight gradient chunk, dW^T += X^T dG (X rows)     [C x I]^T [C x G*H]
+//   d_r      recurrent weight gradient chunk (beta 1)           [C x H]^T [C x G*H]
+//   d_x      input gradient chunk                               [C x G*H] [G*H x I]
+// with chunks of C = 96 rows in fp32 and 192 in bf16, as the stack takes them. libxsmm's
+// dispatch has no transposed A: its d_w and d_r report an error (the stack sends those
+// to OpenBLAS on libxsmm).
 // Each runs single-threaded on one and on both cores at once (threads:2, every thread its
 // own operands), as the stack's lanes run them; GFLOP_per_second is the machine's total.
 // large/<library>/lib_threads:N is a 2048^3 fp32 product with the library's own threading
@@ -42,21 +45,32 @@ extern "C" void omp_set_num_threads(int);
 namespace rnnb::bench {
 namespace {
 
-// Row-major C[m x n] = A[m x k] B[k x n] + beta C with row strides.
-// weight: B is one of the layer's weights (else a chunk of gate gradients). a_bf16: the
-// stack's bf16 path has A rounded before the call (gate gradients), not in it.
+// Row-major C[m x n] = A[m x k] B[k x n] + beta C, dense (A^T B with A [k x m] where
+// a_transposed). weight: B is one of the layer's weights (else a chunk of gate gradients).
+// a_bf16: the stack's bf16 path has A rounded before the call (gate gradients, the chunk's
+// gathered rows), not in it.
 struct Product {
   std::string name;
   int m, n, k;
   float beta;
-  bool weight, a_bf16;
+  bool weight, a_bf16, a_transposed;
+  int lda() const { return a_transposed ? m : k; }
 };
 
 std::vector<Product> stack_products(int input, int hidden, int gates, int lane_rows, int chunk) {
   const int gh = gates * hidden;
-  return {{"rec_fwd", lane_rows, gh, hidden, 0.0f, true, false}, {"rec_bwd", lane_rows, hidden, gh, 1.0f, true, true},
-          {"in_proj", lane_rows, gh, input, 0.0f, true, false},  {"d_w", input, gh, chunk, 1.0f, false, false},
-          {"d_r", hidden, gh, chunk, 1.0f, false, false},        {"d_x", chunk, input, gh, 0.0f, true, true}};
+  std::vector<Product> list;
+  if (gates == 3) {
+    list.push_back({"rec_fwd", lane_rows, gh, hidden, 0.0f, true, false, false});
+    list.push_back({"in_proj", lane_rows, gh, input, 0.0f, true, false, false});
+  } else {
+    list.push_back({"step_fwd", lane_rows, gh, input + hidden, 0.0f, true, false, false});
+  }
+  list.push_back({"rec_bwd", lane_rows, hidden, gh, 1.0f, true, true, false});
+  list.push_back({"d_w", input, gh, chunk, 1.0f, false, true, true});
+  list.push_back({"d_r", hidden, gh, chunk, 1.0f, false, true, true});
+  list.push_back({"d_x", chunk, input, gh, 0.0f, true, true, false});
+  return list;
 }
 
 // One library's way to run a product on given operands; bf16 ones take converted copies.
@@ -80,13 +94,14 @@ Operands make_operands(const Product& p, uint64_t seed) {
 }
 
 void openblas(const Product& p, Operands& o) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, p.m, p.n, p.k, 1.0f, o.a.data(), p.k, o.b.data(), p.n,
-              p.beta, o.c.data(), p.n);
+  cblas_sgemm(CblasRowMajor, p.a_transposed ? CblasTrans : CblasNoTrans, CblasNoTrans, p.m, p.n, p.k, 1.0f,
+              o.a.data(), p.lda(), o.b.data(), p.n, p.beta, o.c.data(), p.n);
 }
 
 #ifdef RNNB_WITH_ONEDNN
 void onednn_sgemm(const Product& p, Operands& o) {
-  dnnl_sgemm('N', 'N', p.m, p.n, p.k, 1.0f, o.a.data(), p.k, o.b.data(), p.n, p.beta, o.c.data(), p.n);
+  dnnl_sgemm(p.a_transposed ? 'T' : 'N', 'N', p.m, p.n, p.k, 1.0f, o.a.data(), p.lda(), o.b.data(), p.n, p.beta,
+             o.c.data(), p.n);
 }
 
 // The matmul primitive, built once per product and thread (building it JIT-compiles it).
@@ -99,7 +114,9 @@ Runner onednn_matmul(bool bf16) {
   return [bf16, built = std::make_shared<Built>()](const Product& p, Operands& o) mutable {
     using dt = dnnl::memory::data_type;
     const dt in = bf16 ? dt::bf16 : dt::f32;
-    const dnnl::memory::desc a({p.m, p.k}, in, {p.k, 1}), b({p.k, p.n}, in, {p.n, 1}), c({p.m, p.n}, dt::f32, {p.n, 1});
+    const dnnl::memory::dims a_strides = p.a_transposed ? dnnl::memory::dims{1, p.m} : dnnl::memory::dims{p.k, 1};
+    const dnnl::memory::desc a({p.m, p.k}, in, a_strides), b({p.k, p.n}, in, {p.n, 1});
+    const dnnl::memory::desc c({p.m, p.n}, dt::f32, {p.n, 1});
     if (!built->primitive) {
       dnnl::primitive_attr attr;
       if (p.beta != 0.0f) {
@@ -121,7 +138,7 @@ Runner onednn_matmul(bool bf16) {
 
 // The stack's bf16 path, per lane: a weight B set once into a Bf16Weight (as the stack
 // does once per update), a gradient chunk B as plain bf16; A rounded from fp32 in the
-// call, except for rec_bwd and d_x, whose A (gate gradients) the stack rounds beforehand.
+// call, except where the stack rounds it beforehand (a_bf16).
 Runner rnnb_bf16() {
   struct Lane {
     Bf16Matmul matmul;
@@ -129,6 +146,8 @@ Runner rnnb_bf16() {
     bool weight_set = false;
   };
   return [lane = std::make_shared<Lane>()](const Product& p, Operands& o) {
+    if (!p.weight && p.a_transposed)
+      return lane->matmul.matmul_at(p.m, p.n, p.k, o.a16.data(), p.m, o.b16.data(), p.n, p.beta, o.c.data(), p.n);
     if (!p.weight)
       return lane->matmul.matmul(p.m, p.n, p.k, o.a.data(), p.k, o.b16.data(), p.n, p.beta, o.c.data(), p.n);
     if (!lane->weight_set) {
@@ -146,6 +165,7 @@ Runner rnnb_bf16() {
 #ifdef RNNB_WITH_LIBXSMM
 // Column-major underneath: the row-major C = A B is C' = B' A' (cpu/matmul.cpp).
 void libxsmm(const Product& p, Operands& o) {
+  if (p.a_transposed) throw Error("libxsmm's dispatch takes no transposed A");
   const float alpha = 1.0f;
   const libxsmm_blasint lda = p.n, ldb = p.k, ldc = p.n;
   const libxsmm_smmfunction kernel =
@@ -158,6 +178,7 @@ void libxsmm(const Product& p, Operands& o) {
 struct Library {
   std::string name;
   std::function<Runner()> make;  // a runner per benchmark thread
+  bool bf16 = false;             // takes the stack's bf16 chunk size
 };
 
 std::vector<Library> libraries() {
@@ -165,8 +186,8 @@ std::vector<Library> libraries() {
 #ifdef RNNB_WITH_ONEDNN
   list.push_back({"onednn_sgemm", [] { return Runner(onednn_sgemm); }});
   list.push_back({"onednn_matmul", [] { return onednn_matmul(false); }});
-  list.push_back({"onednn_matmul_bf16", [] { return onednn_matmul(true); }});
-  if (bf16_matmul_available()) list.push_back({"rnnb_bf16", [] { return rnnb_bf16(); }});
+  list.push_back({"onednn_matmul_bf16", [] { return onednn_matmul(true); }, true});
+  if (bf16_matmul_available()) list.push_back({"rnnb_bf16", [] { return rnnb_bf16(); }, true});
 #endif
 #ifdef RNNB_WITH_LIBXSMM
   list.push_back({"libxsmm", [] { return Runner(libxsmm); }});
@@ -208,7 +229,7 @@ void run_large(benchmark::State& state, const Library& library, int size, int th
 #ifdef RNNB_WITH_ONEDNN
   omp_set_num_threads(threads);
 #endif
-  const Product p{"large", size, size, size, 0.0f, false, false};
+  const Product p{"large", size, size, size, 0.0f, false, false, false};
   Operands o = make_operands(p, 3);
   Runner run = library.make();
   run(p, o);
@@ -232,11 +253,11 @@ int main(int argc, char** argv) {
   const int hardware = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   // The default model: embed 128, hidden 256; batch 64 split between two lanes.
   const int input = mode.quick ? 8 : 128, hidden = mode.quick ? 16 : 256, lane_rows = mode.quick ? 4 : 32;
-  const int chunk = mode.quick ? 8 : 96;
+  const int chunk = mode.quick ? 8 : 96, chunk_bf16 = mode.quick ? 16 : 192;
   const std::pair<const char*, int> cells[] = {{"gru", 3}, {"lstm", 4}, {"rnn-tanh", 1}};
   for (const Library& library : libraries()) {
     for (const auto& [cell, gates] : cells)
-      for (const Product& p : stack_products(input, hidden, gates, lane_rows, chunk)) {
+      for (const Product& p : stack_products(input, hidden, gates, lane_rows, library.bf16 ? chunk_bf16 : chunk)) {
         const std::string name = "gemm/" + library.name + "/" + p.name + "/cell:" + cell + "/m:" +
                                  std::to_string(p.m) + "/n:" + std::to_string(p.n) + "/k:" + std::to_string(p.k);
         auto* b = benchmark::RegisterBenchmark(name.c_str(), [library, p](benchmark::State& state) {

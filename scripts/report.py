@@ -568,8 +568,9 @@ def gemm_libraries(d):
                 cells.append(f"{hit[0].c('GFLOP_per_second'):.0f}" if hit and hit[0].c("GFLOP_per_second") else "–")
             row.append(" / ".join(cells))
         rows.append(row)
-    text = ("The stack's products (bench_gemm_libraries; m × n × k of C = A B), each library single-threaded per "
-            "thread as the stack's lanes run them: GFLOP/s on one core / on all cores at once (the machine's total). "
+    text = ("The stack's products (bench_gemm_libraries; m × n × k of C = A B, of C = A^T B for d_w and d_r), "
+            "each library single-threaded per thread as the stack's lanes run them: GFLOP/s on one core / on all "
+            "cores at once (the machine's total). "
             f"The stack runs fp32 on {d.context.get('cpu_float_products', '?')} and bf16 on "
             f"{d.context.get('cpu_bf16_products', '?')}.\n\n")
     text += table(["product", "cell", "m × n × k"] + libraries, rows)

@@ -336,8 +336,8 @@ TEST(CpuRnnBf16, RoundsToNearestEven) {
 }
 
 // Every CPU rounds alike, whether it converts with AVX512-BF16's instruction or in portable
-// code: checked bit for bit against the rule, over special values and random bit patterns,
-// at lengths that leave every tail of the vector loops.
+// code: both checked bit for bit against the rule (the instruction where the CPU has it),
+// over special values and random bit patterns, at lengths that leave every loop tail.
 TEST(CpuRnnBf16, ConversionFollowsTheRuleBitForBit) {
   auto rule = [](uint32_t bits) -> Bf16 {
     const uint32_t magnitude = bits & 0x7fffffffu;
@@ -353,10 +353,14 @@ TEST(CpuRnnBf16, ConversionFollowsTheRuleBitForBit) {
   for (size_t n : {size_t{1}, size_t{15}, size_t{16}, size_t{17}, size_t{31}, size_t{33}, bits.size()}) {
     std::vector<float> in(n);
     std::memcpy(in.data(), bits.data(), n * sizeof(float));
-    std::vector<Bf16> out;
+    std::vector<Bf16> out, portable(n);
     to_bf16(in.data(), n, out);
+    to_bf16_portable(in.data(), n, portable.data());
     ASSERT_EQ(out.size(), n);
-    for (size_t i = 0; i < n; ++i) ASSERT_EQ(out[i], rule(bits[i])) << "bits 0x" << std::hex << bits[i];
+    for (size_t i = 0; i < n; ++i) {
+      ASSERT_EQ(out[i], rule(bits[i])) << "bits 0x" << std::hex << bits[i];
+      ASSERT_EQ(portable[i], rule(bits[i])) << "portable, bits 0x" << std::hex << bits[i];
+    }
   }
 }
 

@@ -149,6 +149,7 @@ const char* float_matmul_library() {
     if (choice.wide != choice.narrow)
       text += std::string("; ") + library_name(choice.wide) + " from " +
               std::to_string(FloatLibraryChoice::wide_from) + " columns";
+    if (choice.narrow == FloatLibrary::Libxsmm) text += "; OpenBLAS for A^T B";
     return text;
   }();
   return name.c_str();

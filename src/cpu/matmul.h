@@ -7,10 +7,11 @@
 // those kernels have no AVX-512, products 1024 or more wide run on OpenBLAS: there oneDNN
 // and libxsmm fall to half its rate on the LSTM's four gates of 256 (docs/BENCHMARKS.md,
 // "Without AVX-512"). The rule covers every such product (a GRU with H >= 342, inputs of
-// 1024 or more in the data gradient), which only the 1024-wide LSTM shapes have measured. RNNB_CPU_GEMM=onednn|libxsmm|openblas puts every
-// product on one library for comparisons. Double, the precision of the gradient tests, runs
-// on OpenBLAS. Every call is single-threaded: the caller splits the work between its lanes
-// (cpu/thread_team.h).
+// 1024 or more in the data gradient), which only the 1024-wide LSTM shapes have measured.
+// RNNB_CPU_GEMM=onednn|libxsmm|openblas puts every product on one library for comparisons
+// (libxsmm's dispatch takes no transposed operand: on libxsmm, A^T B runs on OpenBLAS).
+// Double, the precision of the gradient tests, runs on OpenBLAS. Every call is
+// single-threaded: the caller splits the work between its lanes (cpu/thread_team.h).
 #pragma once
 
 #include <string>

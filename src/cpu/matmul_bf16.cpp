@@ -38,16 +38,22 @@ inline Bf16 round_to_bf16(float f) {
   return static_cast<Bf16>(magnitude > 0x7f800000u ? quiet_nan : magnitude < 0x00800000u ? signed_zero : rounded);
 }
 
-// x86-64-v4 (AVX-512 with BW, for the 16-bit stores) is chosen by the CPU's features; an
-// arch= clone would be chosen by CPU model and miss every AVX-512 CPU but one.
-#if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
-#endif
-void convert_row_portable(const float* __restrict src, int n, Bf16* __restrict dst) {
+void convert_row_baseline(const float* __restrict src, int n, Bf16* __restrict dst) {
   for (int i = 0; i < n; ++i) dst[i] = round_to_bf16(src[i]);
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
+// The same loop for AVX-512 with BW (its 16-bit stores) and AVX2, chosen below by the CPU's
+// features: a target_clones arch= clone is chosen by CPU model and missed every AVX-512 CPU
+// but Skylake-X, and clang mis-dispatches x86-64-v4 clones.
+__attribute__((target("avx512f,avx512bw"))) void convert_row_avx512(const float* __restrict src, int n,
+                                                                      Bf16* __restrict dst) {
+  for (int i = 0; i < n; ++i) dst[i] = round_to_bf16(src[i]);
+}
+__attribute__((target("avx2"))) void convert_row_avx2(const float* __restrict src, int n, Bf16* __restrict dst) {
+  for (int i = 0; i < n; ++i) dst[i] = round_to_bf16(src[i]);
+}
+
 // 32 floats per instruction (VCVTNE2PS2BF16), the tail under a mask.
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 void convert_row_avx512_bf16(const float* __restrict src, int n, Bf16* __restrict dst) {
@@ -64,23 +70,41 @@ void convert_row_avx512_bf16(const float* __restrict src, int n, Bf16* __restric
 }
 #endif
 
-void convert_row(const float* src, int n, Bf16* dst) {
-  using Convert = void (*)(const float*, int, Bf16*);
-  static const Convert convert = [] {
+using ConvertRow = void (*)(const float*, int, Bf16*);
+
+// The fastest portable loop the CPU runs (and, with native, its conversion instruction).
+ConvertRow pick_convert_row(bool native) {
 #if defined(__x86_64__) && defined(__GNUC__)
-    __builtin_cpu_init();  // a static initializer elsewhere may convert first
-    if (__builtin_cpu_supports("avx512bf16")) return &convert_row_avx512_bf16;
+  __builtin_cpu_init();  // a static initializer elsewhere may convert first
+  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+  if (native && avx512 && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bf16"))
+    return &convert_row_avx512_bf16;
+  if (avx512) return &convert_row_avx512;
+  if (__builtin_cpu_supports("avx2")) return &convert_row_avx2;
 #endif
-    return &convert_row_portable;
-  }();
+  (void)native;
+  return &convert_row_baseline;
+}
+
+void convert_row(const float* src, int n, Bf16* dst) {
+  static const ConvertRow convert = pick_convert_row(true);
   convert(src, n, dst);
+}
+
+void convert_rows(ConvertRow convert, const float* src, size_t n, Bf16* dst) {
+  for (size_t i = 0; i < n; i += 1 << 20) convert(src + i, static_cast<int>(std::min<size_t>(n - i, 1 << 20)), dst + i);
 }
 
 }  // namespace
 
 void to_bf16(const float* src, size_t n, Bf16* dst) {
-  for (size_t i = 0; i < n; i += 1 << 20)
-    convert_row(src + i, static_cast<int>(std::min<size_t>(n - i, 1 << 20)), dst + i);
+  static const ConvertRow convert = pick_convert_row(true);
+  convert_rows(convert, src, n, dst);
+}
+
+void to_bf16_portable(const float* src, size_t n, Bf16* dst) {
+  static const ConvertRow convert = pick_convert_row(false);
+  convert_rows(convert, src, n, dst);
 }
 
 void to_bf16(const float* src, size_t n, std::vector<Bf16>& dst) {

@@ -20,9 +20,12 @@ std::string bf16_unavailable_reason();
 // e.g. "oneDNN 2.6.3 (brg:avx512_core_amx_bf16)"; empty without oneDNN.
 std::string bf16_matmul_library();
 
-// dst = src rounded to nearest even (NaN stays NaN); a vector is resized to n.
+// dst = src rounded to nearest even (NaN stays NaN, denormals become a zero of their sign,
+// as AVX512-BF16's instruction does); a vector is resized to n. to_bf16_portable: the same
+// without the instruction (what CPUs without AVX512-BF16 run), for the tests.
 void to_bf16(const float* src, size_t n, std::vector<Bf16>& dst);
 void to_bf16(const float* src, size_t n, Bf16* dst);
+void to_bf16_portable(const float* src, size_t n, Bf16* dst);
 float from_bf16(Bf16 v);
 
 // A weight operand B [k x n] in bf16: row-major, and where oneDNN has one, in the blocked
@@ -35,7 +38,7 @@ class Bf16Weight {
   Bf16Weight(Bf16Weight&&) noexcept;
   Bf16Weight& operator=(Bf16Weight&&) noexcept;
 
-  // B = src [k x n] (row stride n) rounded to nearest even.
+  // B = src [k x n] (row stride n) rounded as to_bf16 rounds.
   void set(const float* src, int k, int n);
   int k() const { return k_; }
   int n() const { return n_; }

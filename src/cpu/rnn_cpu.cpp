@@ -614,9 +614,14 @@ void CpuRnn<T>::forward(const T* weights, const T* x, const std::vector<int>& ba
   int widest_input = 0;
   for (int l = 0; l < shape.layers; ++l) widest_input = std::max(widest_input, shape.layer_input(l));
   for (auto& lane : m.lanes) {
-    for (std::vector<T>* v : {&lane.gi, &lane.gr}) grow(*v, lane_batch * shape.gates() * H);
-    for (std::vector<T>* v : {&lane.hp, &lane.dh, &lane.dc}) grow(*v, lane_batch * H);
-    if (shape.cell != Cell::Gru) grow(lane.xh, lane_batch * (widest_input + H));
+    grow(lane.gi, lane_batch * shape.gates() * H);
+    for (std::vector<T>* v : {&lane.dh, &lane.dc}) grow(*v, lane_batch * H);
+    if (shape.cell == Cell::Gru) {
+      grow(lane.gr, lane_batch * shape.gates() * H);
+      grow(lane.hp, lane_batch * H);
+    } else {
+      grow(lane.xh, lane_batch * (widest_input + H));
+    }
   }
   m.prepare_weights(weights);
 

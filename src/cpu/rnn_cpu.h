@@ -50,7 +50,8 @@ class CpuRnn {
 
   // Runs the stack. weights: canonical layout (shape.weight_count()). x: [N x input].
   // y: [N x dirs*H]; after a train forward, x and y must stay valid and unchanged until
-  // backward(), which reads the states entering each step from y (as cuDNN's does). hy (and cy for LSTM; else null):
+  // backward(), which reads the states entering each step from y (as cuDNN's does; dy
+  // may be y itself). hy (and cy for LSTM; else null):
   // [layers*dirs x B x H]. With train, activations are kept for backward() and dropout
   // (if any) draws its masks from rng; without, dropout is off and nothing is kept.
   void forward(const T* weights, const T* x, const std::vector<int>& batch_sizes, T* y,
