@@ -1,9 +1,14 @@
-// The reference operations: embedding, dropout, softmax cross-entropy, clipping, Adam.
+// The reference operations: embedding, dropout, softmax cross-entropy, clipping, Adam; and
+// the streaming stores the CPU stack keeps its activations with.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <vector>
 
 #include "cpu/cpu_ops.h"
+#include "cpu/streaming_store.h"
 
 namespace rnnb {
 namespace {
@@ -96,6 +101,33 @@ TEST(CpuOps, ClipScaleFollowsTorchFormula) {
   EXPECT_NEAR(clip_scale(4.0, 1.0f), 1.0 / (4.0 + 1e-6), 1e-7);
   const std::vector<float> g = {3.0f, 4.0f};
   EXPECT_DOUBLE_EQ(sum_of_squares(g.data(), 2), 25.0);
+}
+
+TEST(StreamingStore, CopiesEveryLengthAndAlignmentExactly) {
+  // Every length up to a few 16-byte blocks, at every offset of source and destination, into
+  // a buffer whose bytes around the destination must stay as they were.
+  std::vector<unsigned char> src(256), dst(256);
+  for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<unsigned char>(i * 37 + 11);
+  for (size_t src_at = 0; src_at < 16; ++src_at)
+    for (size_t dst_at = 0; dst_at < 16; ++dst_at)
+      for (size_t bytes = 0; bytes <= 80; ++bytes) {
+        std::fill(dst.begin(), dst.end(), static_cast<unsigned char>(0xA5));
+        stream_copy(dst.data() + 32 + dst_at, src.data() + src_at, bytes);
+        stream_fence();
+        for (size_t i = 0; i < dst.size(); ++i) {
+          const bool inside = i >= 32 + dst_at && i < 32 + dst_at + bytes;
+          const unsigned char want = inside ? src[src_at + i - 32 - dst_at] : 0xA5;
+          ASSERT_EQ(dst[i], want) << "byte " << i << " of a " << bytes << "-byte copy to offset " << dst_at
+                                  << " from offset " << src_at;
+        }
+      }
+}
+
+TEST(StreamingStore, CacheLineVectorsStartOnALine) {
+  for (size_t n : {1, 3, 100, 100000}) {
+    CacheLineVector<float> v(n, 1.0f);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(v.data()) % 64, 0u) << n;
+  }
 }
 
 }  // namespace

@@ -86,10 +86,13 @@ ConvertRow pick_convert_row(bool native) {
   return &convert_row_baseline;
 }
 
-void convert_row(const float* src, int n, Bf16* dst) {
+// Chosen once, on first use.
+ConvertRow native_convert_row() {
   static const ConvertRow convert = pick_convert_row(true);
-  convert(src, n, dst);
+  return convert;
 }
+
+void convert_row(const float* src, int n, Bf16* dst) { native_convert_row()(src, n, dst); }
 
 void convert_rows(ConvertRow convert, const float* src, size_t n, Bf16* dst) {
   for (size_t i = 0; i < n; i += 1 << 20) convert(src + i, static_cast<int>(std::min<size_t>(n - i, 1 << 20)), dst + i);
@@ -97,10 +100,7 @@ void convert_rows(ConvertRow convert, const float* src, size_t n, Bf16* dst) {
 
 }  // namespace
 
-void to_bf16(const float* src, size_t n, Bf16* dst) {
-  static const ConvertRow convert = pick_convert_row(true);
-  convert_rows(convert, src, n, dst);
-}
+void to_bf16(const float* src, size_t n, Bf16* dst) { convert_rows(native_convert_row(), src, n, dst); }
 
 void to_bf16_portable(const float* src, size_t n, Bf16* dst) {
   static const ConvertRow convert = pick_convert_row(false);

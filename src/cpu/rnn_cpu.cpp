@@ -19,6 +19,7 @@
 #include "cpu/matmul.h"
 #include "cpu/matmul_bf16.h"
 #include "cpu/rnn_cells.h"
+#include "cpu/streaming_store.h"
 #include "cpu/thread_team.h"
 #include "util/error.h"
 
@@ -33,8 +34,8 @@ namespace {
 constexpr int kChunkRows = 96;
 constexpr int kChunkRowsBf16 = 192;
 
-template <typename T>
-void grow(std::vector<T>& v, size_t n) {
+template <typename Vector>
+void grow(Vector& v, size_t n) {
   if (v.size() < n) v.resize(n);
 }
 
@@ -62,10 +63,12 @@ struct CpuRnn<T>::Impl {
   struct DirStore {
     // The state entering a token's step is not kept: it is the layer's output (and, for LSTM,
     // cell) row of the same sequence's previous token (state_before, cell_before).
-    std::vector<T> gates;      // [N x G*H] activated gates (rnn: h)
-    std::vector<T> hn;         // gru: [N x H] Rh h_prev + bRh
-    std::vector<T> cell;       // lstm: [N x H] c
-    std::vector<T> tanh_cell;  // lstm: [N x H] tanh(c)
+    // What only backward reads is streamed past the caches (cpu/streaming_store.h); c is
+    // read by the next step as well, so it is stored as usual.
+    CacheLineVector<T> gates;      // [N x G*H] activated gates (rnn: h)
+    CacheLineVector<T> hn;         // gru: [N x H] Rh h_prev + bRh
+    std::vector<T> cell;           // lstm: [N x H] c
+    CacheLineVector<T> tanh_cell;  // lstm: [N x H] tanh(c)
   };
   // Per layer: its output (below the top; the top writes into y) and, above layer 0, the
   // dropout mask and the dropped-out input.
@@ -91,6 +94,10 @@ struct CpuRnn<T>::Impl {
     std::vector<T> gr;                 // [rows x G*H] GRU: h_prev R^T
     std::vector<T> hp;                 // [rows x H] GRU: h_prev
     std::vector<T> xh;                 // [rows x (I + H)] RNN, LSTM: x and h_prev side by side
+    std::vector<T> act;                // [G*H + H] a row's activations (and GRU's hn, LSTM's
+                                       // tanh(c)) before they are streamed to the store
+    std::vector<T> dg_row;             // [2 x G*H] bf16 backward: a row's gate gradients
+                                       // (input, recurrent side) before they are rounded
     std::vector<T> dh, dc;             // [rows x H] backward: gradients of h (and LSTM's c)
     std::vector<T> bias_in, bias_rec;  // [G*H] bias-gradient sums over the lane's rows
     std::vector<T> dwt, drt;           // [I x G*H], [H x G*H] dW^T, dR^T over the lane's rows
@@ -159,8 +166,9 @@ struct CpuRnn<T>::Impl {
     return s.cell.data() + (prev_start(dir, t) + b) * shape.hidden;
   }
 
-  // Starts moving into cache the rows that lane j's cells of step t write (forward) or read
-  // (backward: with the output gradient dy and the entering states), so that they arrive
+  // Starts moving into cache the rows that lane j's cells of step t write and later read
+  // (forward: the output and LSTM's c) or read (backward: the stored activations, the
+  // output gradient dy and the entering states), so that they arrive
   // during the step's products instead of stalling the cells: a step's rows lie far apart,
   // where no hardware prefetcher looks.
   void prefetch_step(const DirStore& s, const T* out, const T* dy, int dir, int t, int j, bool backward) const {
@@ -172,16 +180,14 @@ struct CpuRnn<T>::Impl {
     };
     for (int b = j; b < batch_sizes[t]; b += L) {
       const size_t n = row_start[t] + b;
-      lines(s.gates.data() + n * GH, GH);
-      if (shape.cell == Cell::Gru) lines(s.hn.data() + n * H, H);
-      if (shape.cell == Cell::Lstm) {
-        lines(s.cell.data() + n * H, H);
-        lines(s.tanh_cell.data() + n * H, H);
-      }
-      if (!backward) {
+      if (shape.cell == Cell::Lstm) lines(s.cell.data() + n * H, H);
+      if (!backward) {  // the rest is streamed
         lines(out + n * ldo + dir * H, H);
         continue;
       }
+      lines(s.gates.data() + n * GH, GH);
+      if (shape.cell == Cell::Gru) lines(s.hn.data() + n * H, H);
+      if (shape.cell == Cell::Lstm) lines(s.tanh_cell.data() + n * H, H);
       if (dy) lines(dy + n * ldo + dir * H, H);
       lines(state_before(out, dir, t, b), H);
       if (shape.cell == Cell::Lstm) lines(cell_before(s, dir, t, b), H);
@@ -327,23 +333,28 @@ void CpuRnn<T>::Impl::run_direction(int l, int d, const T* weights, T* out, T* h
         const T* gi = lane.gi.data() + static_cast<size_t>(i) * GH;
         const T* gr = merged ? zero_row.data() : lane.gr.data() + static_cast<size_t>(i) * GH;
         const size_t n = n0 + b;
-        T* gates = s.gates.data() + n * GH;
+        // The cell writes the row's activations into the lane's act (in L1), and from there
+        // they are streamed to the store.
+        T* act = lane.act.data();
         T* h_out = out + n * ldo + d * H;
         switch (cell) {
           case Cell::RnnTanh:
           case Cell::RnnRelu:
-            rnn_cells::rnn_forward(H, cell == Cell::RnnRelu, gi, gr, w.bias.data(), gates, h_out);
+            rnn_cells::rnn_forward(H, cell == Cell::RnnRelu, gi, gr, w.bias.data(), act, h_out);
             break;
           case Cell::Gru: {
             const T* hp = i < mine_with_state ? lane.hp.data() + static_cast<size_t>(i) * H : zero_row.data();
-            rnn_cells::gru_forward(H, gi, gr, w.bias.data(), bR, hp, gates, s.hn.data() + n * H, h_out);
+            rnn_cells::gru_forward(H, gi, gr, w.bias.data(), bR, hp, act, act + GH, h_out);
+            stream_copy(s.hn.data() + n * H, act + GH, sizeof(T) * H);
             break;
           }
           case Cell::Lstm:
-            rnn_cells::lstm_forward(H, gi, gr, w.bias.data(), cell_before(s, d, t, b), gates, s.cell.data() + n * H,
-                                    s.tanh_cell.data() + n * H, h_out);
+            rnn_cells::lstm_forward(H, gi, gr, w.bias.data(), cell_before(s, d, t, b), act, s.cell.data() + n * H,
+                                    act + GH, h_out);
+            stream_copy(s.tanh_cell.data() + n * H, act + GH, sizeof(T) * H);
             break;
         }
+        stream_copy(s.gates.data() + n * GH, act, sizeof(T) * GH);
       }
 
       // Final states: forward, the sequences whose last token is at t; reverse, all at t = 0.
@@ -356,6 +367,7 @@ void CpuRnn<T>::Impl::run_direction(int l, int d, const T* weights, T* out, T* h
           std::memcpy(cy_block + static_cast<size_t>(b) * H, s.cell.data() + n * H, sizeof(T) * H);
       }
     }
+    stream_fence();  // the streamed rows are complete before backward, on any thread, reads them
   });
 }
 
@@ -367,11 +379,12 @@ void CpuRnn<T>::Impl::flush_chunk(Lane& lane, int rows, int I, const T* W, const
   if (rows == 0) return;
   const int H = shape.hidden, GH = gates_hidden();
   const T* gr = gru ? lane.grec.data() : lane.gx.data();
-  rnn_cells::add_row_sums(rows, GH, lane.gx.data(), lane.bias_in.data());
-  if (gru) rnn_cells::add_row_sums(rows, GH, gr, lane.bias_rec.data());
+  if (!options.bf16) {  // bf16: the steps took the bias sums
+    rnn_cells::add_row_sums(rows, GH, lane.gx.data(), lane.bias_in.data());
+    if (gru) rnn_cells::add_row_sums(rows, GH, gr, lane.bias_rec.data());
+  }
   // The chunk's inputs and entering states as rows, which the products read transposed.
-  // bf16: gathered as bf16, and the steps left the recurrent gate gradients' copy (all of
-  // them but GRU's dGx).
+  // bf16: gathered as bf16; the steps left only the gate gradients' bf16 copies.
   const Bf16* gx16 = nullptr;
   const Bf16* gr16 = nullptr;
   const Bf16* xg16 = nullptr;
@@ -382,7 +395,6 @@ void CpuRnn<T>::Impl::flush_chunk(Lane& lane, int rows, int I, const T* W, const
         to_bf16(lane.xs[r], I, lane.xg16.data() + static_cast<size_t>(r) * I);
         to_bf16(lane.hs[r], H, lane.hg16.data() + static_cast<size_t>(r) * H);
       }
-      if (gru) to_bf16(lane.gx.data(), static_cast<size_t>(rows) * GH, lane.gx16.data());
       gx16 = lane.gx16.data();
       gr16 = gru ? lane.grec16.data() : gx16;
       xg16 = lane.xg16.data();
@@ -457,26 +469,29 @@ void CpuRnn<T>::Impl::backward_direction(int l, int d, const T* weights, const T
     // A step's rows never straddle chunks, so a chunk holds at least the lane's widest step.
     const int chunk_rows = std::max(options.bf16 ? kChunkRowsBf16 : kChunkRows, lane_rows(batch, j, L));
     const size_t chunk = chunk_rows;
-    grow(lane.gx, chunk * GH);
-    if (gru) grow(lane.grec, chunk * GH);
+    // The chunk's gate gradients: fp32 rows, or in bf16 mode only their bf16 copies (the
+    // products' operands). The recurrent side equals the input side except for GRU's n gate.
+    const bool bf16 = options.bf16;
+    T* chunk_gr = nullptr;
+    Bf16* chunk_gr16 = nullptr;
     grow(lane.dxs, chunk * I);
-    if (options.bf16) {
+    if (bf16) {
+      grow(lane.dg_row, 2 * static_cast<size_t>(GH));
+      grow(lane.gx16, chunk * GH);
+      if (gru) grow(lane.grec16, chunk * GH);
       grow(lane.xg16, chunk * I);
       grow(lane.hg16, chunk * H);
+      chunk_gr16 = gru ? lane.grec16.data() : lane.gx16.data();
     } else {
+      grow(lane.gx, chunk * GH);
+      if (gru) grow(lane.grec, chunk * GH);
       grow(lane.xg, chunk * I);
       grow(lane.hg, chunk * H);
+      chunk_gr = gru ? lane.grec.data() : lane.gx.data();
     }
     lane.xs.resize(chunk);
     lane.hs.resize(chunk);
     lane.tokens.resize(chunk);
-    T* chunk_gr = gru ? lane.grec.data() : lane.gx.data();  // equal except for GRU's n gate
-    Bf16* chunk_gr16 = nullptr;  // bf16: its copy, made per step for dh_prev and kept for the flush
-    if (options.bf16) {
-      grow(lane.gx16, chunk * GH);
-      if (gru) grow(lane.grec16, chunk * GH);
-      chunk_gr16 = gru ? lane.grec16.data() : lane.gx16.data();
-    }
     int used = 0;
     for (int k = 0; k < steps; ++k) {
       const int t = d == 0 ? steps - 1 - k : k;  // the reverse of the forward order
@@ -498,19 +513,33 @@ void CpuRnn<T>::Impl::backward_direction(int l, int d, const T* weights, const T
         const size_t row = static_cast<size_t>(used + i);
         const T* gates = s.gates.data() + n * GH;
         const T* hp = state_before(out, d, t, b);
-        T* gx = lane.gx.data() + row * GH;
+        // bf16: the cell writes the row into dg_row (in L1), whence it is summed into the bias
+        // gradients and rounded into the chunk; fp32 chunk rows would be written and read
+        // back only for that.
+        T* gx = bf16 ? lane.dg_row.data() : lane.gx.data() + row * GH;
+        T* gr = !gru ? gx : bf16 ? gx + GH : chunk_gr + row * GH;
         switch (cell) {
           case Cell::RnnTanh:
           case Cell::RnnRelu:
             rnn_cells::rnn_backward(H, cell == Cell::RnnRelu, gates, dh, gx);
             break;
           case Cell::Gru:
-            rnn_cells::gru_backward(H, gates, s.hn.data() + n * H, hp, dh, gx, chunk_gr + row * GH);
+            rnn_cells::gru_backward(H, gates, s.hn.data() + n * H, hp, dh, gx, gr);
             break;
           case Cell::Lstm:
             rnn_cells::lstm_backward(H, gates, cell_before(s, d, t, b), s.tanh_cell.data() + n * H, dh,
                                      lane.dc.data() + static_cast<size_t>(i) * H, gx);
             break;
+        }
+        if constexpr (std::is_same_v<T, float>) {
+          if (bf16) {
+            rnn_cells::add_row_sums(1, GH, gx, lane.bias_in.data());
+            to_bf16(gx, GH, lane.gx16.data() + row * GH);
+            if (gru) {
+              rnn_cells::add_row_sums(1, GH, gr, lane.bias_rec.data());
+              to_bf16(gr, GH, lane.grec16.data() + row * GH);
+            }
+          }
         }
         lane.xs[row] = input + n * I;
         lane.hs[row] = hp;
@@ -520,12 +549,9 @@ void CpuRnn<T>::Impl::backward_direction(int l, int d, const T* weights, const T
       // that have a previous state: the first ones, as rows only end going backwards.
       const int with_prev = lane_rows(prev_rows(d, t), j, L);
       const size_t first = static_cast<size_t>(used) * GH;
-      if constexpr (std::is_same_v<T, float>) {
-        if (chunk_gr16) to_bf16(chunk_gr + first, static_cast<size_t>(mine) * GH, chunk_gr16 + first);
-      }
       if (k + 1 < steps) prefetch_step(s, out, dy, d, d == 0 ? t - 1 : t + 1, j, true);
-      mul_weight(lane, with_prev, H, GH, chunk_gr + first, chunk_gr16 ? chunk_gr16 + first : nullptr, GH, R, w.r16,
-                 gru ? 1.0f : 0.0f, lane.dh.data(), H);
+      mul_weight(lane, with_prev, H, GH, bf16 ? nullptr : chunk_gr + first, bf16 ? chunk_gr16 + first : nullptr, GH,
+                 R, w.r16, gru ? 1.0f : 0.0f, lane.dh.data(), H);
       used += mine;
     }
     flush_chunk(lane, used, I, W, w, gru, d == 1, dx);
@@ -616,6 +642,7 @@ void CpuRnn<T>::forward(const T* weights, const T* x, const std::vector<int>& ba
   for (auto& lane : m.lanes) {
     grow(lane.gi, lane_batch * shape.gates() * H);
     for (std::vector<T>* v : {&lane.dh, &lane.dc}) grow(*v, lane_batch * H);
+    grow(lane.act, static_cast<size_t>(shape.gates() + 1) * H);
     if (shape.cell == Cell::Gru) {
       grow(lane.gr, lane_batch * shape.gates() * H);
       grow(lane.hp, lane_batch * H);
